@@ -1,0 +1,6 @@
+/**
+ * @module carriers
+ * Carrier adapters behind one interface; one folder per carrier.
+ */
+export * from './types.js';
+export { SimulatorCarrier, type SimulatorOptions } from './simulator/index.js';

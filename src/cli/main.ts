@@ -1,0 +1,291 @@
+/**
+ * @module cli
+ * The `tidings` command for operators: serve, migrate, organisations, API keys, sending,
+ * the simulator, and audit verification. Every command but `serve` logs to stderr, so its
+ * standard output can be piped (`--json`).
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { pino } from 'pino';
+import { ConfigError, loadConfig } from '../config/index.js';
+import { Runtime, type Role } from '../runtime/index.js';
+import { createLogger } from '../observability/index.js';
+import { AppError } from '../errors/index.js';
+import { verifyAudit, type Actor } from '../audit/index.js';
+import { PROGRAMS, type Program } from '../messaging/index.js';
+
+const CLI_ACTOR: Actor = { type: 'cli', id: 'operator' };
+
+class UsageError extends Error {}
+
+function print(json: boolean, value: unknown, human: string): void {
+  process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${human}\n`);
+}
+
+/** Opens a runtime for a one-shot command, logging to stderr, and closes it afterwards. */
+async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const log = createLogger(
+    config.logLevel === 'info' ? 'warn' : config.logLevel,
+    pino.destination(2),
+  );
+  const rt = await Runtime.open(config, { log, defaultMetrics: false });
+  try {
+    return await fn(rt);
+  } finally {
+    await rt.close();
+  }
+}
+
+async function serve(role: Role): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.logLevel);
+  const rt = await Runtime.open(config, { log });
+  if (role !== 'api') rt.startWorkers();
+  if (role !== 'worker') {
+    const address = await rt.listen();
+    log.info({ address, role }, 'tidings listening');
+  } else {
+    log.info({ role }, 'tidings worker running');
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    rt.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+function program(value: string): Program {
+  if (!(PROGRAMS as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`must be one of ${PROGRAMS.join(', ')}`);
+  }
+  return value as Program;
+}
+
+export function buildCli(): Command {
+  const cli = new Command('tidings')
+    .description('Tidings: text patients without leaking protected health information')
+    .showHelpAfterError()
+    .exitOverride();
+
+  cli
+    .command('serve')
+    .description('run the API server and the workers')
+    .addOption(
+      new Option('--role <role>', 'what this process runs')
+        .choices(['api', 'worker', 'all'])
+        .default('all'),
+    )
+    .action((o: { role: Role }) => serve(o.role));
+
+  cli
+    .command('migrate')
+    .description('apply pending database migrations')
+    .action(() =>
+      withRuntime(async () => {
+        // Runtime.open has applied them.
+        print(false, null, 'migrations are up to date');
+      }),
+    );
+
+  const org = cli.command('org').description('organisations');
+  org
+    .command('create')
+    .description('create an organisation with a simulator sender and an API key')
+    .requiredOption('--name <name>', 'organisation name')
+    .option('--json', 'print {"orgId","apiKey"} as JSON')
+    .action((o: { name: string; json?: boolean }) =>
+      withRuntime(async (rt) => {
+        const r = await rt.orgs.create(o.name, CLI_ACTOR);
+        print(
+          Boolean(o.json),
+          { orgId: r.orgId, apiKey: r.apiKey },
+          `organisation ${r.orgId}\nsender       ${r.sender.number} (simulator, default)\napi key      ${r.apiKey}\n(the API key is shown once; store it now)`,
+        );
+      }),
+    );
+  org
+    .command('list')
+    .description('list organisations')
+    .option('--json', 'print JSON')
+    .action((o: { json?: boolean }) =>
+      withRuntime(async (rt) => {
+        const list = await rt.orgs.list();
+        print(Boolean(o.json), list, list.map((x) => `${x.id}  ${x.name}`).join('\n') || '(none)');
+      }),
+    );
+  org
+    .command('set-webhook')
+    .description('set (or --clear) the URL that receives status and inbound webhooks')
+    .requiredOption('--org <orgId>', 'organisation id')
+    .option('--url <url>', 'webhook URL (http or https)')
+    .option('--clear', 'remove the webhook')
+    .option('--json', 'print JSON')
+    .action((o: { org: string; url?: string; clear?: boolean; json?: boolean }) =>
+      withRuntime(async (rt) => {
+        if (Boolean(o.url) === Boolean(o.clear))
+          throw new UsageError('give exactly one of --url or --clear');
+        const r = await rt.orgs.setWebhook(o.org, o.url ?? null, CLI_ACTOR);
+        print(
+          Boolean(o.json),
+          r,
+          r.url === null
+            ? 'webhook cleared'
+            : `webhook ${r.url}${r.secret ? `\nsigning secret ${r.secret} (shown once)` : ' (signing secret unchanged)'}`,
+        );
+      }),
+    );
+
+  const apikey = cli.command('apikey').description('API keys');
+  apikey
+    .command('create')
+    .requiredOption('--org <orgId>', 'organisation id')
+    .option('--name <name>', 'what the key is for', 'default')
+    .option('--json', 'print {"id","apiKey"} as JSON')
+    .action((o: { org: string; name: string; json?: boolean }) =>
+      withRuntime(async (rt) => {
+        if (!(await rt.orgs.get(o.org))) throw new AppError('not_found', 'No such organisation.');
+        const k = await rt.apiKeys.create(o.org, o.name, CLI_ACTOR);
+        print(Boolean(o.json), k, `api key ${k.id}\n${k.apiKey}\n(shown once; store it now)`);
+      }),
+    );
+  apikey
+    .command('list')
+    .requiredOption('--org <orgId>', 'organisation id')
+    .option('--json', 'print JSON')
+    .action((o: { org: string; json?: boolean }) =>
+      withRuntime(async (rt) => {
+        const keys = await rt.apiKeys.list(o.org);
+        print(
+          Boolean(o.json),
+          keys,
+          keys
+            .map(
+              (k) =>
+                `${k.id}  ${k.prefix}…  ${k.name}  ${k.revokedAt ? `revoked ${k.revokedAt}` : 'active'}`,
+            )
+            .join('\n') || '(none)',
+        );
+      }),
+    );
+  apikey
+    .command('revoke')
+    .requiredOption('--org <orgId>', 'organisation id')
+    .requiredOption('--id <keyId>', 'key id (key_…)')
+    .action((o: { org: string; id: string }) =>
+      withRuntime(async (rt) => {
+        if (!(await rt.apiKeys.revoke(o.org, o.id, CLI_ACTOR))) {
+          throw new AppError('not_found', 'No such active API key.');
+        }
+        print(false, null, `revoked ${o.id}`);
+      }),
+    );
+
+  cli
+    .command('send')
+    .description('send a text through the pipeline (a running server dispatches it)')
+    .requiredOption('--org <orgId>', 'organisation id')
+    .requiredOption('--to <number>', 'recipient')
+    .requiredOption('--body <text>', 'message text')
+    .option('--program <program>', PROGRAMS.join('|'), program, 'care')
+    .option('--from <sender>', 'sender number or id')
+    .option('--json', 'print the message as JSON')
+    .action(
+      (o: {
+        org: string;
+        to: string;
+        body: string;
+        program: Program;
+        from?: string;
+        json?: boolean;
+      }) =>
+        withRuntime(async (rt) => {
+          const r = await rt.messaging.accept(o.org, CLI_ACTOR, {
+            to: o.to,
+            body: o.body,
+            program: o.program,
+            from: o.from,
+          });
+          print(
+            Boolean(o.json),
+            r.message,
+            `queued ${r.message.id} (${r.message.segments} segment(s), ${r.message.encoding})`,
+          );
+        }),
+    );
+
+  const sim = cli.command('sim').description('the simulator carrier');
+  sim
+    .command('inbound')
+    .description('deliver a text from a patient to one of your simulator numbers')
+    .requiredOption('--from <number>', 'the patient number')
+    .requiredOption('--to <number>', 'your sender number')
+    .requiredOption('--text <text>', 'the text')
+    .action((o: { from: string; to: string; text: string }) =>
+      withRuntime(async (rt) => {
+        const r = await rt.messaging.receiveInbound({ from: o.from, to: o.to, body: o.text });
+        if (!r) throw new AppError('unknown_sender', 'No organisation owns that number.');
+        print(false, null, `received ${r.id}`);
+      }),
+    );
+
+  const audit = cli.command('audit').description('the audit trail');
+  audit
+    .command('verify')
+    .description('re-compute every hash chain; exits 1 naming the first broken event')
+    .option('--org <orgId>', 'only this organisation')
+    .option('--json', 'print JSON')
+    .action((o: { org?: string; json?: boolean }) =>
+      withRuntime(async (rt) => {
+        const r = await verifyAudit(rt.store.db, o.org);
+        if (r.ok) {
+          print(
+            Boolean(o.json),
+            r,
+            `audit chain intact: ${r.events} events in ${r.organisations} organisation(s)`,
+          );
+        } else {
+          const b = r.firstBreak!;
+          print(
+            Boolean(o.json),
+            r,
+            `audit chain BROKEN at sequence ${b.seq} of ${b.orgId} (${b.reason})`,
+          );
+          process.exitCode = 1;
+        }
+      }),
+    );
+
+  return cli;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildCli().parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode;
+      return;
+    }
+    if (e instanceof ConfigError || e instanceof UsageError) {
+      process.stderr.write(`tidings: ${e.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    if (e instanceof AppError) {
+      process.stderr.write(`tidings: ${e.code}: ${e.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    process.stderr.write(
+      `tidings: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}\n`,
+    );
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * @module config
+ * The one place that reads environment variables. They are read once, validated with zod,
+ * and handed to the parts that need them as a typed, frozen object. A bad value stops
+ * start-up with a message naming the variable (12-factor configuration).
+ */
+import { z } from 'zod';
+import path from 'node:path';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const CARRIERS = ['simulator'] as const;
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const ratio = z.coerce.number().min(0).max(1);
+
+/** Each variable, its default, and what it accepts. README's configuration table mirrors it. */
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: port.default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  TIDINGS_DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL (leave unset for SQLite)')
+    .optional(),
+  PUBLIC_URL: z.url().optional(),
+  TIDINGS_MASTER_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded')
+    .optional(),
+  TIDINGS_CARRIER: z.enum(CARRIERS).default('simulator'),
+  TIDINGS_SIM_LOG: z.string().min(1).optional(),
+  TIDINGS_SIM_LATENCY_MS: z.coerce.number().int().min(0).max(60_000).default(200),
+  TIDINGS_SIM_FAILURE_RATE: ratio.default(0),
+  TIDINGS_SEND_REGIONS: z
+    .string()
+    .regex(/^[A-Z]{2}(,[A-Z]{2})*$/, 'must be comma-separated ISO country codes, e.g. US,CA')
+    .default('US,CA'),
+  TIDINGS_DEFAULT_MPS: positiveInt.max(10_000).default(50),
+  TIDINGS_MAX_ATTEMPTS: positiveInt.max(100).default(8),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+});
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type CarrierKind = (typeof CARRIERS)[number];
+
+export interface Config {
+  readonly env: 'development' | 'production' | 'test';
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  /** `undefined` → SQLite file in the data directory. */
+  readonly databaseUrl: string | undefined;
+  readonly publicUrl: string;
+  readonly masterKey: string | undefined;
+  readonly carrier: CarrierKind;
+  readonly simulator: { logFile: string | undefined; latencyMs: number; failureRate: number };
+  readonly sendRegions: readonly string[];
+  readonly defaultMps: number;
+  readonly maxAttempts: number;
+  readonly logLevel: LogLevel;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates an environment (default: `process.env`) and returns the typed configuration. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const picked: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') picked[key] = value;
+  }
+  const parsed = schema.safeParse(picked);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`),
+    );
+  }
+  const c = parsed.data;
+  if (c.NODE_ENV === 'production' && !c.TIDINGS_MASTER_KEY) {
+    throw new ConfigError(['TIDINGS_MASTER_KEY: required when NODE_ENV=production']);
+  }
+  const dataDir = path.resolve(c.TIDINGS_DATA_DIR);
+  return Object.freeze({
+    env: c.NODE_ENV,
+    port: c.PORT,
+    host: c.HOST,
+    dataDir,
+    databaseUrl: c.DATABASE_URL,
+    publicUrl: (c.PUBLIC_URL ?? `http://${c.HOST}:${c.PORT}`).replace(/\/$/, ''),
+    masterKey: c.TIDINGS_MASTER_KEY,
+    carrier: c.TIDINGS_CARRIER,
+    simulator: Object.freeze({
+      logFile: c.TIDINGS_SIM_LOG ? path.resolve(c.TIDINGS_SIM_LOG) : undefined,
+      latencyMs: c.TIDINGS_SIM_LATENCY_MS,
+      failureRate: c.TIDINGS_SIM_FAILURE_RATE,
+    }),
+    sendRegions: Object.freeze(c.TIDINGS_SEND_REGIONS.split(',')),
+    defaultMps: c.TIDINGS_DEFAULT_MPS,
+    maxAttempts: c.TIDINGS_MAX_ATTEMPTS,
+    logLevel: c.LOG_LEVEL,
+  });
+}

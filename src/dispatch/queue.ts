@@ -1,0 +1,109 @@
+/**
+ * @module dispatch/queue
+ * The durable dispatch queue (`dispatch_jobs`): one row per message waiting to be submitted,
+ * holding ids and times only, never content. A claim takes a lease that expires, so a job
+ * claimed by a process that died is claimed again once the lease runs out. On PostgreSQL
+ * claims use `FOR UPDATE SKIP LOCKED`, so many workers never take the same job; on SQLite
+ * the write transaction is the single writer.
+ */
+import type { Db, Dialect } from '../store/index.js';
+
+export interface JobKey {
+  orgId: string;
+  messageId: string;
+}
+
+export interface ClaimedJob extends JobKey {
+  attempts: number;
+}
+
+export async function enqueueJobs(
+  tx: Db,
+  jobs: readonly (JobKey & { dueAt: number })[],
+): Promise<void> {
+  for (let i = 0; i < jobs.length; i += 500) {
+    await tx
+      .insertInto('dispatch_jobs')
+      .values(
+        jobs.slice(i, i + 500).map((j) => ({
+          org_id: j.orgId,
+          message_id: j.messageId,
+          due_at: j.dueAt,
+          attempts: 0,
+          lease_owner: null,
+          lease_until: null,
+        })),
+      )
+      .execute();
+  }
+}
+
+/** Claims up to `limit` due jobs for `owner`, leased until `now + leaseMs`. */
+export async function claimJobs(
+  tx: Db,
+  dialect: Dialect,
+  owner: string,
+  limit: number,
+  leaseMs: number,
+  now = Date.now(),
+): Promise<ClaimedJob[]> {
+  let q = tx
+    .selectFrom('dispatch_jobs')
+    .select(['org_id', 'message_id', 'attempts'])
+    .where('due_at', '<=', now)
+    .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+    .orderBy('due_at')
+    .limit(limit);
+  if (dialect === 'postgres') q = q.forUpdate().skipLocked();
+  const rows = await q.execute();
+  if (rows.length === 0) return [];
+  for (const r of rows) {
+    await tx
+      .updateTable('dispatch_jobs')
+      .set({ lease_owner: owner, lease_until: now + leaseMs, attempts: r.attempts + 1 })
+      .where('org_id', '=', r.org_id)
+      .where('message_id', '=', r.message_id)
+      .execute();
+  }
+  return rows.map((r) => ({ orgId: r.org_id, messageId: r.message_id, attempts: r.attempts + 1 }));
+}
+
+/** Removes finished jobs (sent, failed for good, or canceled). */
+export async function completeJobs(tx: Db, jobs: readonly JobKey[]): Promise<void> {
+  for (const j of jobs) {
+    await tx
+      .deleteFrom('dispatch_jobs')
+      .where('org_id', '=', j.orgId)
+      .where('message_id', '=', j.messageId)
+      .execute();
+  }
+}
+
+/** Releases a job's lease and makes it due again at `dueAt` (a retry). */
+export async function rescheduleJob(tx: Db, job: JobKey, dueAt: number): Promise<void> {
+  await tx
+    .updateTable('dispatch_jobs')
+    .set({ due_at: dueAt, lease_owner: null, lease_until: null })
+    .where('org_id', '=', job.orgId)
+    .where('message_id', '=', job.messageId)
+    .execute();
+}
+
+/** Deletes a job only if no worker holds a live lease on it; true when deleted. */
+export async function removeUnclaimedJob(tx: Db, job: JobKey, now = Date.now()): Promise<boolean> {
+  const res = await tx
+    .deleteFrom('dispatch_jobs')
+    .where('org_id', '=', job.orgId)
+    .where('message_id', '=', job.messageId)
+    .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+    .executeTakeFirst();
+  return Number(res.numDeletedRows) > 0;
+}
+
+export async function countJobs(db: Db): Promise<number> {
+  const r = await db
+    .selectFrom('dispatch_jobs')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(r.n);
+}

@@ -1,0 +1,330 @@
+/**
+ * @module dispatch/worker
+ * The dispatch worker: claims due messages in batches, honours each sender's rate limit,
+ * submits to the carrier, records the carrier's id, retries transient failures with
+ * exponential backoff and jitter up to a limit, and fails permanent ones with a reason code.
+ * It also applies the carrier's delivery receipts and hands inbound texts to messaging.
+ *
+ * Delivery is at least once: if the process dies after the carrier accepted a message but
+ * before the result was committed, the lease expires and the message is submitted again.
+ * That window is one batch of in-flight submissions (docs/durability.md).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Store } from '../store/index.js';
+import { GroupCommitter } from '../store/group-commit.js';
+import { appendAudit, SYSTEM_ACTOR, type AuditEntry } from '../audit/index.js';
+import type { Messaging, StatusChange } from '../messaging/index.js';
+import {
+  CarrierError,
+  type CarrierAdapter,
+  type CarrierEvent,
+  type ReceiptStatus,
+} from '../carriers/index.js';
+import type { Logger, Metrics } from '../observability/index.js';
+import type { Organisations } from '../orgs/index.js';
+import { claimJobs, completeJobs, countJobs, rescheduleJob, type ClaimedJob } from './queue.js';
+import { SenderRateLimiter } from './rate-limit.js';
+
+export interface WorkerOptions {
+  batchSize: number;
+  leaseMs: number;
+  maxAttempts: number;
+  /** How long to sleep when the queue is empty. */
+  idlePollMs: number;
+  /** First retry delay; doubles each attempt up to `maxBackoffMs`. */
+  baseBackoffMs: number;
+  maxBackoffMs: number;
+}
+
+export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
+  batchSize: 200,
+  leaseMs: 60_000,
+  maxAttempts: 8,
+  idlePollMs: 100,
+  baseBackoffMs: 2_000,
+  maxBackoffMs: 10 * 60_000,
+};
+
+type Outcome =
+  | { kind: 'sent'; job: ClaimedJob; carrierMessageId: string; carrier: string }
+  | { kind: 'retry'; job: ClaimedJob; dueAt: number; code: string }
+  | { kind: 'failed'; job: ClaimedJob; code: string; reason: string }
+  | { kind: 'skip'; job: ClaimedJob };
+
+interface Receipt {
+  carrierMessageId: string;
+  status: ReceiptStatus;
+  errorCode?: string | undefined;
+  tries: number;
+}
+
+/** Exponential backoff with jitter: a random delay in [½·d, d], d = base·2^(attempt−1). */
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number): number {
+  const d = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(d / 2 + Math.random() * (d / 2));
+}
+
+export class DispatchWorker {
+  readonly owner = `worker-${randomUUID()}`;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private readonly limiter = new SenderRateLimiter();
+  private readonly outcomes: GroupCommitter<Outcome, void>;
+  private readonly receipts: GroupCommitter<Receipt, boolean>;
+  private readonly opts: WorkerOptions;
+  private depthTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly messaging: Messaging,
+    private readonly orgs: Organisations,
+    private readonly carrierFor: (carrier: string) => CarrierAdapter,
+    carriers: readonly CarrierAdapter[],
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+    opts: Partial<WorkerOptions> = {},
+  ) {
+    this.opts = { ...DEFAULT_WORKER_OPTIONS, ...opts };
+    this.outcomes = new GroupCommitter((batch) => this.commitOutcomes(batch), 500);
+    this.receipts = new GroupCommitter((batch) => this.commitReceipts(batch), 500);
+    for (const c of carriers) c.onEvent((e) => this.onCarrierEvent(e));
+  }
+
+  startWorker(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+    this.depthTimer = setInterval(() => {
+      countJobs(this.store.db).then(
+        (n) => this.metrics.queueDepth.set(n),
+        () => undefined,
+      );
+    }, 5_000);
+    this.depthTimer.unref();
+    this.log.info({ owner: this.owner }, 'dispatch worker started');
+  }
+
+  /** Stops claiming, waits for in-flight submissions and their records. */
+  async stopWorker(): Promise<void> {
+    this.running = false;
+    if (this.depthTimer) clearInterval(this.depthTimer);
+    this.wake?.();
+    await this.loop;
+    await this.outcomes.idle();
+    await this.receipts.idle();
+  }
+
+  /** Wakes an idle worker (new messages were accepted in this process). */
+  nudge(): void {
+    this.wake?.();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let claimed: ClaimedJob[] = [];
+      try {
+        claimed = await this.store.transaction(async (tx) => {
+          const jobs = await claimJobs(
+            tx,
+            this.store.dialect,
+            this.owner,
+            this.opts.batchSize,
+            this.opts.leaseMs,
+          );
+          await this.messaging.setStatusInTx(
+            tx,
+            jobs.map((j) => ({ orgId: j.orgId, id: j.messageId, status: 'sending' })),
+          );
+          return jobs;
+        });
+      } catch (e) {
+        this.log.error({ err: errorSummary(e) }, 'claiming jobs failed');
+      }
+      if (claimed.length === 0) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, this.opts.idlePollMs);
+          this.wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        this.wake = undefined;
+        continue;
+      }
+      await Promise.all(
+        claimed.map((job) => this.submit(job).then((o) => this.outcomes.submit(o))),
+      );
+    }
+  }
+
+  private async submit(job: ClaimedJob): Promise<Outcome> {
+    try {
+      const msg = await this.messaging.loadForDispatch(job.orgId, job.messageId);
+      if (!msg || (msg.status !== 'queued' && msg.status !== 'sending')) {
+        return { kind: 'skip', job };
+      }
+      const senders = await this.orgs.senders(job.orgId);
+      const sender = senders.find((s) => s.id === msg.senderId);
+      if (!sender) return { kind: 'failed', job, code: 'sender_removed', reason: 'config' };
+      await this.limiter.take(sender.id, sender.mps);
+      const carrier = this.carrierFor(sender.carrier);
+      const res = await carrier.submit({
+        messageId: job.messageId,
+        orgId: job.orgId,
+        senderId: sender.id,
+        to: msg.to,
+        from: msg.from,
+        body: msg.body,
+        segments: msg.segments,
+      });
+      return { kind: 'sent', job, carrierMessageId: res.carrierMessageId, carrier: carrier.name };
+    } catch (e) {
+      const err =
+        e instanceof CarrierError ? e : new CarrierError('transient', 'INTERNAL_SUBMIT_ERROR');
+      if (!(e instanceof CarrierError)) {
+        this.log.error({ messageId: job.messageId, err: errorSummary(e) }, 'submit failed');
+      }
+      if (err.retryable && job.attempts < this.opts.maxAttempts) {
+        const delay = backoffDelay(job.attempts, this.opts.baseBackoffMs, this.opts.maxBackoffMs);
+        return { kind: 'retry', job, dueAt: Date.now() + delay, code: err.carrierCode };
+      }
+      return {
+        kind: 'failed',
+        job,
+        code: err.retryable ? 'max_attempts' : err.kind,
+        reason: err.carrierCode,
+      };
+    }
+  }
+
+  private async commitOutcomes(batch: Outcome[]): Promise<void[]> {
+    await this.store.transaction(async (tx) => {
+      const changes: StatusChange[] = [];
+      const audits: AuditEntry[] = [];
+      const done: ClaimedJob[] = [];
+      for (const o of batch) {
+        const { orgId, messageId: id, attempts } = o.job;
+        switch (o.kind) {
+          case 'sent':
+            changes.push({
+              orgId,
+              id,
+              status: 'sent',
+              carrierMessageId: o.carrierMessageId,
+              attempts,
+            });
+            audits.push({
+              orgId,
+              actor: SYSTEM_ACTOR,
+              action: 'message.sent',
+              targetType: 'message',
+              targetId: id,
+              details: { attempt: attempts, carrier: o.carrier },
+            });
+            done.push(o.job);
+            break;
+          case 'retry':
+            changes.push({ orgId, id, status: 'queued', attempts, failureCode: o.code });
+            await rescheduleJob(tx, o.job, o.dueAt);
+            break;
+          case 'failed':
+            changes.push({
+              orgId,
+              id,
+              status: 'failed',
+              attempts,
+              failureCode: o.code,
+              failureReason: o.reason,
+            });
+            audits.push({
+              orgId,
+              actor: SYSTEM_ACTOR,
+              action: 'message.failed',
+              targetType: 'message',
+              targetId: id,
+              details: { code: o.code, attempt: attempts },
+            });
+            done.push(o.job);
+            break;
+          case 'skip':
+            done.push(o.job);
+            break;
+        }
+      }
+      await this.messaging.setStatusInTx(tx, changes);
+      await completeJobs(tx, done);
+      await appendAudit(tx, this.store.dialect, audits);
+    });
+    for (const o of batch) this.metrics.dispatched.inc({ outcome: o.kind });
+    return batch.map(() => undefined);
+  }
+
+  private onCarrierEvent(e: CarrierEvent): void {
+    switch (e.type) {
+      case 'receipt':
+        this.applyReceipt({
+          carrierMessageId: e.carrierMessageId,
+          status: e.status,
+          errorCode: e.errorCode,
+          tries: 0,
+        });
+        break;
+      case 'inbound':
+        this.messaging.receiveInbound(e).then(
+          (r) => {
+            this.metrics.inbound.inc();
+            if (!r) this.log.warn('inbound message for a number no organisation owns');
+          },
+          (err) => this.log.error({ err: errorSummary(err) }, 'storing inbound message failed'),
+        );
+        break;
+    }
+  }
+
+  private applyReceipt(r: Receipt): void {
+    this.receipts.submit(r).then(
+      (applied) => {
+        // A receipt can overtake the record of its submission: try again shortly.
+        if (!applied && r.tries < 10) {
+          setTimeout(() => this.applyReceipt({ ...r, tries: r.tries + 1 }), 500).unref();
+        }
+      },
+      (err) => this.log.error({ err: errorSummary(err) }, 'applying receipt failed'),
+    );
+  }
+
+  private async commitReceipts(batch: Receipt[]): Promise<boolean[]> {
+    return this.store.transaction(async (tx) => {
+      const applied: boolean[] = [];
+      const changes: StatusChange[] = [];
+      for (const r of batch) {
+        const m = await this.messaging.findByCarrierId(tx, r.carrierMessageId);
+        if (!m || m.status !== 'sent') {
+          // Unknown yet (still being recorded), or already final: nothing to do now.
+          applied.push(Boolean(m && m.status !== 'sending'));
+          continue;
+        }
+        changes.push({
+          orgId: m.orgId,
+          id: m.id,
+          status: r.status,
+          ...(r.errorCode ? { failureCode: r.errorCode } : {}),
+        });
+        this.metrics.receipts.inc({ status: r.status });
+        applied.push(true);
+      }
+      await this.messaging.setStatusInTx(tx, changes);
+      return applied;
+    });
+  }
+}
+
+/** An error's class and code, never its message (which might quote data). */
+export function errorSummary(e: unknown): { type: string; code?: string } {
+  if (e instanceof Error) {
+    const code = (e as { code?: unknown }).code;
+    return { type: e.name, ...(typeof code === 'string' ? { code } : {}) };
+  }
+  return { type: typeof e };
+}

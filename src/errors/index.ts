@@ -1,0 +1,58 @@
+/**
+ * @module errors
+ * The one catalogue of coded errors. Every error a caller can see has a stable snake_case
+ * code, an HTTP status and a sentence without PHI. `docs/errors.md` documents each code and a
+ * test keeps the two in step. Codes are never reused for a different meaning.
+ */
+
+export const ERRORS = {
+  validation_failed: { status: 400, message: 'The request is not valid.' },
+  invalid_json: { status: 400, message: 'The request body is not valid JSON.' },
+  invalid_phone_number: { status: 422, message: 'The recipient is not a valid phone number.' },
+  unsupported_region: {
+    status: 422,
+    message: 'The recipient is in a region this installation does not send to.',
+  },
+  not_mobile_number: { status: 422, message: 'The recipient cannot receive text messages.' },
+  body_too_long: { status: 422, message: 'The body is longer than 10 segments.' },
+  unknown_sender: { status: 422, message: 'The sender is not configured for this organisation.' },
+  no_default_sender: { status: 422, message: 'The organisation has no default sender.' },
+  unauthenticated: { status: 401, message: 'A valid API key is required.' },
+  forbidden: { status: 403, message: 'This credential may not do that.' },
+  not_found: { status: 404, message: 'No such resource.' },
+  message_not_found: { status: 404, message: 'No such message.' },
+  route_not_found: { status: 404, message: 'No such endpoint.' },
+  method_not_allowed: { status: 405, message: 'That method is not allowed here.' },
+  idempotency_key_reused: {
+    status: 409,
+    message: 'The Idempotency-Key was already used with a different request.',
+  },
+  message_not_cancelable: {
+    status: 409,
+    message: 'The message can no longer be canceled.',
+  },
+  payload_too_large: { status: 413, message: 'The request body is too large.' },
+  unsupported_media_type: { status: 415, message: 'Send the request body as application/json.' },
+  rate_limited: { status: 429, message: 'Too many requests.' },
+  internal_error: { status: 500, message: 'Something went wrong on our side.' },
+  unavailable: { status: 503, message: 'The service is not ready.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An error a caller may see: a code from the catalogue and a message free of PHI. */
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+  ) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'AppError';
+    this.status = ERRORS[code].status;
+  }
+}
+
+export function isAppError(e: unknown): e is AppError {
+  return e instanceof AppError;
+}

@@ -1,0 +1,128 @@
+/**
+ * @module http
+ * The Fastify application. Audiences are separate encapsulated plugins, each with its own
+ * authentication: the integrators' API under `/v1` (API keys) and the operations endpoints
+ * (`/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs`). Request logs carry the
+ * route pattern, never the URL (a query string could carry data).
+ */
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+} from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { Runtime } from '../runtime/index.js';
+import type { ApiKeyPrincipal } from '../identity/index.js';
+import { AppError } from '../errors/index.js';
+import { handleError, handleNotFound } from './errors.js';
+import { routes } from './v1/routes.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: ApiKeyPrincipal;
+  }
+}
+
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
+/** The integrators' API: every route requires an API key. */
+function apiPlugin(rt: Runtime): FastifyPluginAsync {
+  return async (app) => {
+    app.addHook('onRequest', async (req) => {
+      const m = BEARER.exec(req.headers.authorization ?? '');
+      const p = m?.[1] ? await rt.apiKeys.authenticate(m[1]) : null;
+      if (!p) throw new AppError('unauthenticated');
+      req.principal = p;
+    });
+    const typed = app.withTypeProvider<ZodTypeProvider>();
+    for (const r of routes) {
+      if (r.access !== 'api_key') throw new Error(`route ${r.method} ${r.url} declares no access`);
+      typed.route({
+        method: r.method,
+        url: r.url,
+        schema: { ...r.schema, summary: r.summary, security: [{ bearerAuth: [] }] },
+        handler: (req, reply) => r.handler(rt, req, reply),
+      });
+    }
+  };
+}
+
+/** Health, readiness, metrics and API documentation. */
+function opsPlugin(rt: Runtime): FastifyPluginAsync {
+  return async (app) => {
+    app.get('/healthz', { schema: { hide: true } }, () => ({ status: 'ok' }));
+    app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
+      const ok = await rt.store.ping();
+      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable' });
+    });
+    app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+      return reply.type(rt.metrics.registry.contentType).send(await rt.metrics.registry.metrics());
+    });
+    app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  };
+}
+
+export async function buildHttp(rt: Runtime): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: rt.log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 64 * 1024,
+    trustProxy: false,
+    return503OnClosing: true,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler(handleNotFound);
+
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    rt.metrics.httpDuration.observe(
+      { route, method: req.method, status: `${Math.floor(reply.statusCode / 100)}xx` },
+      seconds,
+    );
+    if (reply.statusCode >= 500 || rt.log.isLevelEnabled('debug')) {
+      req.log.info(
+        {
+          reqId: req.id,
+          method: req.method,
+          route,
+          status: reply.statusCode,
+          ms: Math.round(reply.elapsedTime),
+        },
+        'request',
+      );
+    }
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Tidings API',
+        version: '1',
+        description:
+          'Send texts to patients without putting PHI in SMS. Errors are `{ "error": { "code", "message" } }`; see docs/errors.md.',
+      },
+      servers: [{ url: rt.config.publicUrl }],
+      components: {
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } },
+      },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(opsPlugin(rt));
+  await app.register(apiPlugin(rt));
+  await app.ready();
+  return app;
+}

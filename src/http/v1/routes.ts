@@ -1,0 +1,202 @@
+/**
+ * @module http/v1/routes
+ * The integrators' API, one line per endpoint: method, path, who may call it, schema,
+ * handler. Every route declares its access; the plugin refuses a route that does not.
+ */
+import { z } from 'zod';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Runtime } from '../../runtime/index.js';
+import { MESSAGE_STATUSES, PROGRAMS } from '../../messaging/index.js';
+import { AppError } from '../../errors/index.js';
+import type { Actor } from '../../audit/index.js';
+import type { ApiKeyPrincipal } from '../../identity/index.js';
+
+/** Who may call a route. (Roles and scopes arrive with the security issue.) */
+export type Access = 'api_key';
+
+const errorEnvelope = z.object({
+  error: z.object({ code: z.string(), message: z.string() }),
+});
+
+const messageView = z.object({
+  id: z.string(),
+  status: z.enum(MESSAGE_STATUSES),
+  to: z.string().describe('Recipient in E.164'),
+  from: z.string().describe('Sender number used'),
+  program: z.enum(PROGRAMS),
+  segments: z.number().int(),
+  encoding: z.enum(['GSM-7', 'UCS-2']),
+  sendAt: z.string(),
+  attempts: z.number().int(),
+  carrierMessageId: z.string().nullable(),
+  failureCode: z.string().nullable(),
+  failureReason: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  sentAt: z.string().nullable(),
+  deliveredAt: z.string().nullable(),
+  body: z.string().optional(),
+});
+
+const sendBody = z.object({
+  to: z.string().min(1).max(32).describe('Recipient phone number; normalised to E.164'),
+  body: z.string().min(1).max(5000).describe('Text of the message (at most 10 segments)'),
+  program: z.enum(PROGRAMS),
+  from: z
+    .string()
+    .min(1)
+    .max(64)
+    .optional()
+    .describe('Sender number or id; default sender if absent'),
+  sendAt: z.string().max(40).optional().describe('ISO 8601 time to send at'),
+});
+
+const idempotencyHeaders = z.object({
+  'idempotency-key': z.string().min(1).max(255).optional(),
+});
+
+const idParams = z.object({ id: z.string().min(1).max(64) });
+
+const listQuery = z.object({
+  status: z.enum(MESSAGE_STATUSES).optional(),
+  program: z.enum(PROGRAMS).optional(),
+  cursor: z.string().max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+});
+
+const searchBody = listQuery.extend({
+  to: z.string().min(1).max(32).optional().describe('Recipient (kept out of the URL: it is PHI)'),
+  limit: z.number().int().min(1).max(100).default(50),
+});
+
+const listResponse = z.object({ data: z.array(messageView), nextCursor: z.string().nullable() });
+
+const webhookBody = z.object({ url: z.url().max(2000).nullable() });
+
+function principal(req: FastifyRequest): ApiKeyPrincipal {
+  if (!req.principal) throw new AppError('unauthenticated');
+  return req.principal;
+}
+
+function actorOf(p: ApiKeyPrincipal): Actor {
+  return { type: 'api_key', id: p.keyId };
+}
+
+export interface RouteDef {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  url: string;
+  access: Access;
+  summary: string;
+  schema: {
+    body?: z.ZodType;
+    querystring?: z.ZodType;
+    params?: z.ZodType;
+    headers?: z.ZodType;
+    response?: Record<number, z.ZodType>;
+  };
+  handler: (rt: Runtime, req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+}
+
+const errors = {
+  400: errorEnvelope,
+  401: errorEnvelope,
+  404: errorEnvelope,
+  409: errorEnvelope,
+  422: errorEnvelope,
+};
+
+export const routes: RouteDef[] = [
+  {
+    method: 'POST',
+    url: '/v1/messages',
+    access: 'api_key',
+    summary: 'Send a text message',
+    schema: {
+      body: sendBody,
+      headers: idempotencyHeaders,
+      response: { 202: messageView, ...errors },
+    },
+    handler: async (rt, req, reply) => {
+      const p = principal(req);
+      const body = req.body as z.infer<typeof sendBody>;
+      const key = (req.headers as z.infer<typeof idempotencyHeaders>)['idempotency-key'];
+      try {
+        const res = await rt.messaging.accept(p.orgId, actorOf(p), {
+          ...body,
+          idempotencyKey: key,
+        });
+        if (res.replayed) void reply.header('idempotent-replayed', 'true');
+        else rt.metrics.accepted.inc({ program: body.program });
+        rt.worker.nudge();
+        return reply.code(202).send(res.message);
+      } catch (e) {
+        if (e instanceof AppError) rt.metrics.refused.inc({ code: e.code });
+        throw e;
+      }
+    },
+  },
+  {
+    method: 'GET',
+    url: '/v1/messages',
+    access: 'api_key',
+    summary: 'List messages, newest first',
+    schema: { querystring: listQuery, response: { 200: listResponse, ...errors } },
+    handler: async (rt, req) => {
+      const p = principal(req);
+      return rt.messaging.list(p.orgId, req.query as z.infer<typeof listQuery>, actorOf(p));
+    },
+  },
+  {
+    method: 'POST',
+    url: '/v1/messages/search',
+    access: 'api_key',
+    summary: 'List messages to one recipient',
+    schema: { body: searchBody, response: { 200: listResponse, ...errors } },
+    handler: async (rt, req) => {
+      const p = principal(req);
+      return rt.messaging.list(p.orgId, req.body as z.infer<typeof searchBody>, actorOf(p));
+    },
+  },
+  {
+    method: 'GET',
+    url: '/v1/messages/:id',
+    access: 'api_key',
+    summary: 'Read one message',
+    schema: { params: idParams, response: { 200: messageView, ...errors } },
+    handler: async (rt, req) => {
+      const p = principal(req);
+      return rt.messaging.get(p.orgId, (req.params as z.infer<typeof idParams>).id, actorOf(p));
+    },
+  },
+  {
+    method: 'POST',
+    url: '/v1/messages/:id/cancel',
+    access: 'api_key',
+    summary: 'Cancel a queued message',
+    schema: { params: idParams, response: { 200: messageView, ...errors } },
+    handler: async (rt, req) => {
+      const p = principal(req);
+      return rt.messaging.cancel(p.orgId, (req.params as z.infer<typeof idParams>).id, actorOf(p));
+    },
+  },
+  {
+    method: 'PUT',
+    url: '/v1/webhook',
+    access: 'api_key',
+    summary: 'Set or clear the status webhook',
+    schema: { body: webhookBody, response: { ...errors } },
+    handler: async (rt, req) => {
+      const p = principal(req);
+      const { url } = req.body as z.infer<typeof webhookBody>;
+      return rt.orgs.setWebhook(p.orgId, url, actorOf(p));
+    },
+  },
+  {
+    method: 'GET',
+    url: '/v1/webhook/deliveries',
+    access: 'api_key',
+    summary: 'Recent webhook deliveries',
+    schema: { response: { ...errors } },
+    handler: async (rt, req) => ({ data: await rt.webhooks.list(principal(req).orgId) }),
+  },
+];

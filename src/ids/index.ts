@@ -1,0 +1,14 @@
+/**
+ * @module ids
+ * Resource ids: a short type prefix and a ULID, so ids sort by creation time (cursor
+ * pagination relies on it) and say what they name in logs and support tickets.
+ */
+import { monotonicFactory } from 'ulid';
+
+const next = monotonicFactory();
+
+export type IdPrefix = 'org' | 'msg' | 'key' | 'snd' | 'in' | 'wh';
+
+export function newId(prefix: IdPrefix): string {
+  return `${prefix}_${next().toLowerCase()}`;
+}

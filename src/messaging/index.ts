@@ -1,0 +1,578 @@
+/**
+ * @module messaging
+ * The send pipeline: validate → persist encrypted → audit → durable queue, answering only
+ * after the commit. The same pipeline serves the API, the CLI and (later) reminders and EHR
+ * feeds. Also owns message status transitions and inbound messages. Owns the `messages`,
+ * `idempotency_keys` and `inbound_messages` tables.
+ */
+import type { Store, Db } from '../store/index.js';
+import { GroupCommitter } from '../store/group-commit.js';
+import { appendAudit, type Actor, type AuditEntry } from '../audit/index.js';
+import { blindIndex, decrypt, encrypt, rowAad, sha256Hex, type Keyring } from '../crypto/index.js';
+import { AppError } from '../errors/index.js';
+import { newId } from '../ids/index.js';
+import { normalisePhone, normaliseReportedPhone, type PhonePolicy } from '../contacts/index.js';
+import type { KeyringService, Organisations } from '../orgs/index.js';
+import { enqueueJobs, removeUnclaimedJob } from '../dispatch/queue.js';
+import { enqueueWebhooks, type OutboxEvent } from '../webhooks/outbox.js';
+import { countSegments, type Encoding } from './segments.js';
+import type { Selectable } from 'kysely';
+import type { MessagesTable } from '../store/schema.js';
+
+export { countSegments, type Encoding, type SegmentInfo } from './segments.js';
+
+export const PROGRAMS = ['care', 'billing', 'surveys', 'marketing'] as const;
+export type Program = (typeof PROGRAMS)[number];
+
+export const MESSAGE_STATUSES = [
+  'queued',
+  'sending',
+  'sent',
+  'delivered',
+  'read',
+  'failed',
+  'expired',
+  'canceled',
+] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+
+export const MAX_SEGMENTS = 10;
+export const MAX_IDEMPOTENCY_KEY = 255;
+/** How far ahead a message may be scheduled. */
+const MAX_SCHEDULE_MS = 365 * 24 * 3600 * 1000;
+
+export interface SendRequest {
+  to: string;
+  body: string;
+  program: Program;
+  from?: string | undefined;
+  sendAt?: string | undefined;
+  idempotencyKey?: string | undefined;
+}
+
+export interface MessageView {
+  id: string;
+  status: MessageStatus;
+  to: string;
+  from: string;
+  program: Program;
+  segments: number;
+  encoding: Encoding;
+  sendAt: string;
+  attempts: number;
+  carrierMessageId: string | null;
+  failureCode: string | null;
+  failureReason: string | null;
+  createdAt: string;
+  updatedAt: string;
+  sentAt: string | null;
+  deliveredAt: string | null;
+  body?: string;
+}
+
+export interface AcceptResult {
+  message: MessageView;
+  /** True when an earlier request with the same Idempotency-Key made this message. */
+  replayed: boolean;
+}
+
+export interface ListFilter {
+  status?: MessageStatus | undefined;
+  program?: Program | undefined;
+  to?: string | undefined;
+  cursor?: string | undefined;
+  limit: number;
+}
+
+export interface InboundView {
+  id: string;
+  from: string;
+  to: string;
+  body: string;
+  receivedAt: string;
+}
+
+/** A prepared message waiting for its batch to commit. */
+interface PendingAccept {
+  orgId: string;
+  actor: Actor;
+  row: Selectable<MessagesTable>;
+  requestHash: string;
+  view: MessageView;
+}
+
+type AcceptOutcome = { ok: true } | { ok: false; lostTo: string };
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(Number(ms)).toISOString();
+}
+
+function isProgram(v: unknown): v is Program {
+  return typeof v === 'string' && (PROGRAMS as readonly string[]).includes(v);
+}
+
+export interface MessagingOptions {
+  phone: PhonePolicy;
+  /** Called with each committed batch size (metrics). */
+  onBatch?: (size: number) => void;
+}
+
+export class Messaging {
+  private readonly committer: GroupCommitter<PendingAccept, AcceptOutcome>;
+
+  constructor(
+    private readonly store: Store,
+    private readonly keyrings: KeyringService,
+    private readonly orgs: Organisations,
+    private readonly opts: MessagingOptions,
+  ) {
+    this.committer = new GroupCommitter((batch) => this.commitBatch(batch), 500, opts.onBatch);
+  }
+
+  /**
+   * Accepts a message: validates it, and returns once the encrypted message, its audit event
+   * and its queue entry are durably committed. Throws AppError for bad input.
+   */
+  async accept(orgId: string, actor: Actor, req: SendRequest): Promise<AcceptResult> {
+    if (!isProgram(req.program)) {
+      throw new AppError('validation_failed', `program must be one of ${PROGRAMS.join(', ')}.`);
+    }
+    if (typeof req.body !== 'string' || req.body.length === 0) {
+      throw new AppError('validation_failed', 'body must be a non-empty string.');
+    }
+    const info = countSegments(req.body);
+    if (info.segments > MAX_SEGMENTS) throw new AppError('body_too_long');
+    const key = req.idempotencyKey;
+    if (key !== undefined && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY)) {
+      throw new AppError(
+        'validation_failed',
+        `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY} characters.`,
+      );
+    }
+    const now = Date.now();
+    let sendAt = now;
+    if (req.sendAt !== undefined) {
+      const t = Date.parse(req.sendAt);
+      if (!/^\d{4}-\d{2}-\d{2}T/.test(req.sendAt) || Number.isNaN(t)) {
+        throw new AppError('validation_failed', 'sendAt must be an ISO 8601 date-time.');
+      }
+      if (t > now + MAX_SCHEDULE_MS) {
+        throw new AppError('validation_failed', 'sendAt may be at most one year ahead.');
+      }
+      sendAt = Math.max(t, now);
+    }
+    const to = normalisePhone(req.to, this.opts.phone);
+    const sender = await this.orgs.resolveSender(orgId, req.from);
+    const requestHash = sha256Hex(
+      JSON.stringify([to, req.body, req.program, sender.id, req.sendAt ?? null]),
+    );
+
+    if (key !== undefined) {
+      const replay = await this.replay(orgId, key, requestHash);
+      if (replay) return replay;
+    }
+
+    const keyring = await this.keyrings.get(orgId);
+    const id = newId('msg');
+    const row: Selectable<MessagesTable> = {
+      org_id: orgId,
+      id,
+      status: 'queued',
+      program: req.program,
+      sender_id: sender.id,
+      from_number: sender.number,
+      to_enc: encrypt(keyring, rowAad(orgId, 'messages', id, 'to'), to),
+      to_index: blindIndex(keyring, to),
+      body_enc: encrypt(keyring, rowAad(orgId, 'messages', id, 'body'), req.body),
+      segments: info.segments,
+      encoding: info.encoding,
+      send_at: sendAt,
+      attempts: 0,
+      carrier_message_id: null,
+      failure_code: null,
+      failure_reason: null,
+      idempotency_key: key ?? null,
+      created_at: now,
+      updated_at: now,
+      sent_at: null,
+      delivered_at: null,
+    };
+    const view = this.toView(row, to);
+    const outcome = await this.committer.submit({ orgId, actor, row, requestHash, view });
+    if (outcome.ok) return { message: view, replayed: false };
+    // Another request with the same key committed first: answer as a replay of it.
+    const replay = await this.replay(orgId, outcome.lostTo, requestHash);
+    if (!replay) throw new Error('idempotency key vanished');
+    return replay;
+  }
+
+  /** Waits until every accepted message is committed (shutdown, benchmarks). */
+  flush(): Promise<void> {
+    return this.committer.idle();
+  }
+
+  private async replay(
+    orgId: string,
+    key: string,
+    requestHash: string,
+  ): Promise<AcceptResult | null> {
+    const existing = await this.store.db
+      .selectFrom('idempotency_keys')
+      .select(['request_hash', 'message_id'])
+      .where('org_id', '=', orgId)
+      .where('key', '=', key)
+      .executeTakeFirst();
+    if (!existing) return null;
+    if (existing.request_hash !== requestHash) throw new AppError('idempotency_key_reused');
+    const message = await this.find(orgId, existing.message_id);
+    if (!message) throw new Error('idempotent message missing');
+    return { message, replayed: true };
+  }
+
+  /** Writes one batch of accepted messages in a single transaction. */
+  private async commitBatch(batch: PendingAccept[]): Promise<AcceptOutcome[]> {
+    return this.store.transaction(async (tx) => {
+      const outcomes: AcceptOutcome[] = batch.map(() => ({ ok: true }));
+      const keyed = batch
+        .map((p, i) => ({ p, i }))
+        .filter(({ p }) => p.row.idempotency_key !== null);
+      if (keyed.length > 0) {
+        // Within the batch the first request with a key wins; across batches and processes
+        // the primary key decides: a key that is already stored is lost to that request.
+        const seen = new Set<string>();
+        const fresh: typeof keyed = [];
+        for (const k of keyed) {
+          const id = `${k.p.orgId}\u0000${k.p.row.idempotency_key}`;
+          if (seen.has(id)) outcomes[k.i] = { ok: false, lostTo: k.p.row.idempotency_key! };
+          else {
+            seen.add(id);
+            fresh.push(k);
+          }
+        }
+        for (const k of fresh) {
+          const inserted = await tx
+            .insertInto('idempotency_keys')
+            .values({
+              org_id: k.p.orgId,
+              key: k.p.row.idempotency_key!,
+              request_hash: k.p.requestHash,
+              message_id: k.p.row.id,
+              created_at: k.p.row.created_at,
+            })
+            .onConflict((oc) => oc.columns(['org_id', 'key']).doNothing())
+            .returning('key')
+            .executeTakeFirst();
+          if (!inserted) outcomes[k.i] = { ok: false, lostTo: k.p.row.idempotency_key! };
+        }
+      }
+      const winners = batch.filter((_, i) => outcomes[i]!.ok);
+      for (let i = 0; i < winners.length; i += 200) {
+        await tx
+          .insertInto('messages')
+          .values(winners.slice(i, i + 200).map((p) => p.row))
+          .execute();
+      }
+      await enqueueJobs(
+        tx,
+        winners.map((p) => ({ orgId: p.orgId, messageId: p.row.id, dueAt: p.row.send_at })),
+      );
+      await appendAudit(
+        tx,
+        this.store.dialect,
+        winners.map((p): AuditEntry => ({
+          orgId: p.orgId,
+          actor: p.actor,
+          action: 'message.accepted',
+          targetType: 'message',
+          targetId: p.row.id,
+          details: { program: p.row.program, segments: p.row.segments, sender: p.row.sender_id },
+        })),
+      );
+      return outcomes;
+    });
+  }
+
+  private toView(r: Selectable<MessagesTable>, to: string, body?: string): MessageView {
+    return {
+      id: r.id,
+      status: r.status as MessageStatus,
+      to,
+      from: r.from_number,
+      program: r.program as Program,
+      segments: r.segments,
+      encoding: r.encoding as Encoding,
+      sendAt: new Date(Number(r.send_at)).toISOString(),
+      attempts: r.attempts,
+      carrierMessageId: r.carrier_message_id,
+      failureCode: r.failure_code,
+      failureReason: r.failure_reason,
+      createdAt: new Date(Number(r.created_at)).toISOString(),
+      updatedAt: new Date(Number(r.updated_at)).toISOString(),
+      sentAt: iso(r.sent_at),
+      deliveredAt: iso(r.delivered_at),
+      ...(body !== undefined ? { body } : {}),
+    };
+  }
+
+  private decryptTo(keyring: Keyring, r: Selectable<MessagesTable>): string {
+    return decrypt(keyring, rowAad(r.org_id, 'messages', r.id, 'to'), r.to_enc);
+  }
+
+  /** The message without its body, or null (no audit: internal use). */
+  private async find(orgId: string, id: string): Promise<MessageView | null> {
+    const r = await this.store.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!r) return null;
+    return this.toView(r, this.decryptTo(await this.keyrings.get(orgId), r));
+  }
+
+  /** Reads one message with its body; audited as a view. */
+  async get(orgId: string, id: string, actor: Actor): Promise<MessageView> {
+    const r = await this.store.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!r) throw new AppError('message_not_found');
+    const keyring = await this.keyrings.get(orgId);
+    const body = decrypt(keyring, rowAad(orgId, 'messages', id, 'body'), r.body_enc);
+    await this.store.transaction((tx) =>
+      appendAudit(tx, this.store.dialect, [
+        { orgId, actor, action: 'message.read', targetType: 'message', targetId: id },
+      ]),
+    );
+    return this.toView(r, this.decryptTo(keyring, r), body);
+  }
+
+  /** Lists messages newest first, without bodies; audited with the count returned. */
+  async list(
+    orgId: string,
+    filter: ListFilter,
+    actor: Actor,
+  ): Promise<{ data: MessageView[]; nextCursor: string | null }> {
+    const keyring = await this.keyrings.get(orgId);
+    let q = this.store.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .orderBy('id', 'desc')
+      .limit(filter.limit + 1);
+    if (filter.status) q = q.where('status', '=', filter.status);
+    if (filter.program) q = q.where('program', '=', filter.program);
+    if (filter.to) {
+      q = q.where('to_index', '=', blindIndex(keyring, normalisePhone(filter.to, this.opts.phone)));
+    }
+    if (filter.cursor) q = q.where('id', '<', filter.cursor);
+    const rows = await q.execute();
+    const page = rows.slice(0, filter.limit);
+    await this.store.transaction((tx) =>
+      appendAudit(tx, this.store.dialect, [
+        {
+          orgId,
+          actor,
+          action: 'message.listed',
+          targetType: 'message',
+          targetId: '*',
+          details: { count: page.length },
+        },
+      ]),
+    );
+    return {
+      data: page.map((r) => this.toView(r, this.decryptTo(keyring, r))),
+      nextCursor: rows.length > filter.limit ? (page[page.length - 1]?.id ?? null) : null,
+    };
+  }
+
+  /** Cancels a message no worker has claimed yet. */
+  async cancel(orgId: string, id: string, actor: Actor): Promise<MessageView> {
+    await this.store.transaction(async (tx) => {
+      const r = await tx
+        .selectFrom('messages')
+        .select(['status'])
+        .where('org_id', '=', orgId)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (!r) throw new AppError('message_not_found');
+      if (r.status !== 'queued' || !(await removeUnclaimedJob(tx, { orgId, messageId: id }))) {
+        throw new AppError('message_not_cancelable');
+      }
+      await this.setStatusInTx(tx, [
+        { orgId, id, status: 'canceled', failureCode: 'canceled_by_client' },
+      ]);
+      await appendAudit(tx, this.store.dialect, [
+        { orgId, actor, action: 'message.canceled', targetType: 'message', targetId: id },
+      ]);
+    });
+    const view = await this.find(orgId, id);
+    if (!view) throw new AppError('message_not_found');
+    return view;
+  }
+
+  /** The message as the dispatch worker needs it: decrypted recipient and body. */
+  async loadForDispatch(
+    orgId: string,
+    id: string,
+  ): Promise<{
+    status: MessageStatus;
+    to: string;
+    body: string;
+    from: string;
+    senderId: string;
+    segments: number;
+  } | null> {
+    const r = await this.store.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!r) return null;
+    const keyring = await this.keyrings.get(orgId);
+    return {
+      status: r.status as MessageStatus,
+      to: this.decryptTo(keyring, r),
+      body: decrypt(keyring, rowAad(orgId, 'messages', id, 'body'), r.body_enc),
+      from: r.from_number,
+      senderId: r.sender_id,
+      segments: r.segments,
+    };
+  }
+
+  /**
+   * Applies status changes inside `tx` and queues a `message.status` webhook for each
+   * organisation that has one. The single place message status is written.
+   */
+  async setStatusInTx(tx: Db, changes: readonly StatusChange[], now = Date.now()): Promise<void> {
+    const events: OutboxEvent[] = [];
+    for (const c of changes) {
+      await tx
+        .updateTable('messages')
+        .set({
+          status: c.status,
+          updated_at: now,
+          ...(c.carrierMessageId !== undefined ? { carrier_message_id: c.carrierMessageId } : {}),
+          ...(c.failureCode !== undefined ? { failure_code: c.failureCode } : {}),
+          ...(c.failureReason !== undefined ? { failure_reason: c.failureReason } : {}),
+          ...(c.attempts !== undefined ? { attempts: c.attempts } : {}),
+          ...(c.status === 'sent' ? { sent_at: now } : {}),
+          ...(c.status === 'delivered' ? { delivered_at: now } : {}),
+        })
+        .where('org_id', '=', c.orgId)
+        .where('id', '=', c.id)
+        .execute();
+      if (c.status !== 'sending' && (await this.orgs.hasWebhook(c.orgId, tx))) {
+        events.push({
+          orgId: c.orgId,
+          type: 'message.status',
+          payload: {
+            messageId: c.id,
+            status: c.status,
+            ...(c.failureCode ? { failureCode: c.failureCode } : {}),
+            at: new Date(now).toISOString(),
+          },
+        });
+      }
+    }
+    await enqueueWebhooks(tx, events, now);
+  }
+
+  /** Finds the message a carrier receipt refers to. */
+  async findByCarrierId(
+    tx: Db,
+    carrierMessageId: string,
+  ): Promise<{ orgId: string; id: string; status: MessageStatus } | null> {
+    const r = await tx
+      .selectFrom('messages')
+      .select(['org_id', 'id', 'status'])
+      .where('carrier_message_id', '=', carrierMessageId)
+      .executeTakeFirst();
+    return r ? { orgId: r.org_id, id: r.id, status: r.status as MessageStatus } : null;
+  }
+
+  /**
+   * Records an inbound text: routed to the organisation owning the `to` number, stored
+   * encrypted, audited, and announced by webhook. Returns null when no sender owns `to`.
+   */
+  async receiveInbound(msg: {
+    from: string;
+    to: string;
+    body: string;
+    carrierMessageId?: string | undefined;
+  }): Promise<{ orgId: string; id: string } | null> {
+    const sender = await this.orgs.senderByNumber(msg.to);
+    if (!sender) return null;
+    const orgId = sender.orgId;
+    const from = normaliseReportedPhone(msg.from);
+    const keyring = await this.keyrings.get(orgId);
+    const id = newId('in');
+    const now = Date.now();
+    await this.store.transaction(async (tx) => {
+      await tx
+        .insertInto('inbound_messages')
+        .values({
+          org_id: orgId,
+          id,
+          sender_id: sender.id,
+          to_number: sender.number,
+          from_enc: encrypt(keyring, rowAad(orgId, 'inbound_messages', id, 'from'), from),
+          from_index: blindIndex(keyring, from),
+          body_enc: encrypt(keyring, rowAad(orgId, 'inbound_messages', id, 'body'), msg.body),
+          carrier_message_id: msg.carrierMessageId ?? null,
+          received_at: now,
+        })
+        .execute();
+      await appendAudit(tx, this.store.dialect, [
+        {
+          orgId,
+          actor: { type: 'patient', id: `phone:${blindIndex(keyring, from).slice(0, 16)}` },
+          action: 'inbound.received',
+          targetType: 'inbound_message',
+          targetId: id,
+          details: { sender: sender.id },
+        },
+      ]);
+      if (await this.orgs.hasWebhook(orgId, tx)) {
+        await enqueueWebhooks(
+          tx,
+          [{ orgId, type: 'message.inbound', payload: { inboundId: id } }],
+          now,
+        );
+      }
+    });
+    return { orgId, id };
+  }
+
+  /** One inbound message, decrypted (for webhook delivery and the API). */
+  async inbound(orgId: string, id: string): Promise<InboundView | null> {
+    const r = await this.store.db
+      .selectFrom('inbound_messages')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!r) return null;
+    const keyring = await this.keyrings.get(orgId);
+    return {
+      id: r.id,
+      from: decrypt(keyring, rowAad(orgId, 'inbound_messages', id, 'from'), r.from_enc),
+      to: r.to_number,
+      body: decrypt(keyring, rowAad(orgId, 'inbound_messages', id, 'body'), r.body_enc),
+      receivedAt: new Date(Number(r.received_at)).toISOString(),
+    };
+  }
+}
+
+export interface StatusChange {
+  orgId: string;
+  id: string;
+  status: MessageStatus;
+  carrierMessageId?: string;
+  failureCode?: string;
+  failureReason?: string;
+  attempts?: number;
+}

@@ -1,0 +1,298 @@
+/**
+ * @module orgs
+ * Organisations (the tenants), their senders (the numbers they text from) and their webhook
+ * settings. Owns `organisations`, `senders` and, through the keyring service, `org_keys`.
+ */
+import { randomBytes, randomInt } from 'node:crypto';
+import type { Selectable } from 'kysely';
+import type { Db, Store } from '../store/index.js';
+import type { OrganisationsTable, SendersTable } from '../store/schema.js';
+import { appendAudit, type Actor } from '../audit/index.js';
+import { decrypt, encrypt, rowAad } from '../crypto/index.js';
+import { newId } from '../ids/index.js';
+import type { ApiKeys } from '../identity/index.js';
+import { AppError } from '../errors/index.js';
+import type { KeyringService } from './keyrings.js';
+
+export { KeyringService } from './keyrings.js';
+
+export interface Sender {
+  id: string;
+  orgId: string;
+  number: string;
+  carrier: string;
+  mps: number;
+  isDefault: boolean;
+}
+
+export interface Organisation {
+  id: string;
+  name: string;
+  webhookUrl: string | null;
+  createdAt: string;
+}
+
+/** How long another process's sender changes may take to be seen here. */
+const SENDER_CACHE_MS = 5_000;
+
+/**
+ * A fictitious number for the default simulator sender: NANP 555-01XX numbers are reserved
+ * for fiction, so a simulator sender can never be mistaken for a real line.
+ */
+function simulatorNumber(): string {
+  return `+1${randomInt(201, 990)}55501${String(randomInt(0, 100)).padStart(2, '0')}`;
+}
+
+export class Organisations {
+  private readonly senderCache = new Map<string, { at: number; senders: Sender[] }>();
+  private readonly webhookCache = new Map<string, { at: number; enabled: boolean }>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly keyrings: KeyringService,
+    private readonly apiKeys: ApiKeys,
+    private readonly defaultMps: number,
+  ) {}
+
+  /** Creates an organisation with its keys, a default simulator sender and a first API key. */
+  async create(
+    name: string,
+    actor: Actor,
+  ): Promise<{ orgId: string; apiKey: string; apiKeyId: string; sender: Sender }> {
+    const trimmed = name.trim();
+    if (!trimmed || trimmed.length > 200) {
+      throw new AppError('validation_failed', 'The name must be 1 to 200 characters.');
+    }
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.store.transaction(async (tx) => {
+          const now = Date.now();
+          const orgId = newId('org');
+          await tx
+            .insertInto('organisations')
+            .values({
+              id: orgId,
+              name: trimmed,
+              webhook_url: null,
+              webhook_secret_enc: null,
+              created_at: now,
+            })
+            .execute();
+          await this.keyrings.createKeys(tx, orgId, now);
+          const sender: Sender = {
+            id: newId('snd'),
+            orgId,
+            number: simulatorNumber(),
+            carrier: 'simulator',
+            mps: this.defaultMps,
+            isDefault: true,
+          };
+          await tx
+            .insertInto('senders')
+            .values({
+              org_id: orgId,
+              id: sender.id,
+              number: sender.number,
+              carrier: sender.carrier,
+              mps: sender.mps,
+              is_default: 1,
+              created_at: now,
+            })
+            .execute();
+          await appendAudit(
+            tx,
+            this.store.dialect,
+            [
+              { orgId, actor, action: 'org.created', targetType: 'organisation', targetId: orgId },
+              {
+                orgId,
+                actor,
+                action: 'sender.created',
+                targetType: 'sender',
+                targetId: sender.id,
+                details: { carrier: 'simulator', default: true },
+              },
+            ],
+            now,
+          );
+          const key = await this.apiKeys.createInTx(tx, orgId, 'default', actor, now);
+          return { orgId, apiKey: key.apiKey, apiKeyId: key.id, sender };
+        });
+      } catch (e) {
+        // A clash on the random simulator number is retried with another.
+        if (attempt < 5 && /unique|duplicate/i.test(String(e))) continue;
+        throw e;
+      }
+    }
+  }
+
+  async get(orgId: string): Promise<Organisation | null> {
+    const r = await this.store.db
+      .selectFrom('organisations')
+      .select(['id', 'name', 'webhook_url', 'created_at'])
+      .where('id', '=', orgId)
+      .executeTakeFirst();
+    return r ? toOrganisation(r) : null;
+  }
+
+  async list(): Promise<Organisation[]> {
+    const rows = await this.store.db
+      .selectFrom('organisations')
+      .select(['id', 'name', 'webhook_url', 'created_at'])
+      .orderBy('id')
+      .execute();
+    return rows.map(toOrganisation);
+  }
+
+  /**
+   * Sets (or clears, with null) the organisation's webhook URL. A new signing secret is made
+   * when none exists yet; it is returned so the caller can show it once.
+   */
+  async setWebhook(
+    orgId: string,
+    url: string | null,
+    actor: Actor,
+  ): Promise<{ url: string | null; secret: string | null }> {
+    if (url !== null) {
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch {
+        throw new AppError('validation_failed', 'The webhook URL is not a valid URL.');
+      }
+      if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+        throw new AppError('validation_failed', 'The webhook URL must be http or https.');
+      }
+    }
+    const keyring = await this.keyrings.get(orgId);
+    return this.store.transaction(async (tx) => {
+      const row = await tx
+        .selectFrom('organisations')
+        .select(['webhook_secret_enc'])
+        .where('id', '=', orgId)
+        .executeTakeFirst();
+      if (!row) throw new AppError('not_found', 'No such organisation.');
+      let secret: string | null = null;
+      let secretEnc = row.webhook_secret_enc;
+      if (url !== null && !secretEnc) {
+        secret = `whsec_${randomBytes(32).toString('base64')}`;
+        secretEnc = encrypt(
+          keyring,
+          rowAad(orgId, 'organisations', orgId, 'webhook_secret'),
+          secret,
+        );
+      }
+      await tx
+        .updateTable('organisations')
+        .set({ webhook_url: url, webhook_secret_enc: secretEnc })
+        .where('id', '=', orgId)
+        .execute();
+      this.webhookCache.delete(orgId);
+      await appendAudit(tx, this.store.dialect, [
+        {
+          orgId,
+          actor,
+          action: 'org.webhook_set',
+          targetType: 'organisation',
+          targetId: orgId,
+          details: { enabled: url !== null },
+        },
+      ]);
+      return { url, secret };
+    });
+  }
+
+  /**
+   * Whether the organisation has a webhook (cached briefly: checked on every status change).
+   * Inside a transaction pass its handle as `db`: on SQLite the transaction holds the one
+   * connection.
+   */
+  async hasWebhook(orgId: string, db: Db = this.store.db): Promise<boolean> {
+    const cached = this.webhookCache.get(orgId);
+    if (cached && Date.now() - cached.at < SENDER_CACHE_MS) return cached.enabled;
+    const row = await db
+      .selectFrom('organisations')
+      .select(['webhook_url'])
+      .where('id', '=', orgId)
+      .executeTakeFirst();
+    const enabled = Boolean(row?.webhook_url);
+    this.webhookCache.set(orgId, { at: Date.now(), enabled });
+    return enabled;
+  }
+
+  /** The webhook URL and signing secret, for the delivery worker. */
+  async webhookTarget(orgId: string): Promise<{ url: string; secret: string } | null> {
+    const row = await this.store.db
+      .selectFrom('organisations')
+      .select(['webhook_url', 'webhook_secret_enc'])
+      .where('id', '=', orgId)
+      .executeTakeFirst();
+    if (!row?.webhook_url || !row.webhook_secret_enc) return null;
+    const keyring = await this.keyrings.get(orgId);
+    const secret = decrypt(
+      keyring,
+      rowAad(orgId, 'organisations', orgId, 'webhook_secret'),
+      row.webhook_secret_enc,
+    );
+    return { url: row.webhook_url, secret };
+  }
+
+  async senders(orgId: string): Promise<Sender[]> {
+    const cached = this.senderCache.get(orgId);
+    if (cached && Date.now() - cached.at < SENDER_CACHE_MS) return cached.senders;
+    const rows = await this.store.db
+      .selectFrom('senders')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .orderBy('id')
+      .execute();
+    const senders = rows.map(toSender);
+    this.senderCache.set(orgId, { at: Date.now(), senders });
+    return senders;
+  }
+
+  /** The sender to use: the one with number `from`, or the default. */
+  async resolveSender(orgId: string, from: string | undefined): Promise<Sender> {
+    const senders = await this.senders(orgId);
+    if (from !== undefined) {
+      const s = senders.find((x) => x.number === from || x.id === from);
+      if (!s) throw new AppError('unknown_sender');
+      return s;
+    }
+    const d = senders.find((x) => x.isDefault);
+    if (!d) throw new AppError('no_default_sender');
+    return d;
+  }
+
+  /** The sender that owns a number, across organisations (routes inbound messages). */
+  async senderByNumber(number: string): Promise<Sender | null> {
+    const r = await this.store.db
+      .selectFrom('senders')
+      .selectAll()
+      .where('number', '=', number)
+      .executeTakeFirst();
+    return r ? toSender(r) : null;
+  }
+}
+
+function toOrganisation(
+  r: Pick<Selectable<OrganisationsTable>, 'id' | 'name' | 'webhook_url' | 'created_at'>,
+): Organisation {
+  return {
+    id: r.id,
+    name: r.name,
+    webhookUrl: r.webhook_url,
+    createdAt: new Date(Number(r.created_at)).toISOString(),
+  };
+}
+
+function toSender(r: Selectable<SendersTable>): Sender {
+  return {
+    id: r.id,
+    orgId: r.org_id,
+    number: r.number,
+    carrier: r.carrier,
+    mps: r.mps,
+    isDefault: r.is_default === 1,
+  };
+}

@@ -1,0 +1,194 @@
+/**
+ * @module store/migrations
+ * Portable migrations, written once with Kysely's schema builder, run on start and by
+ * `tidings migrate`. Every tenant-owned table's primary key starts with `org_id`, so a later
+ * move to a database sharded by organisation needs no redesign. Append new migrations; never
+ * edit one that has shipped.
+ */
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+
+const m0001: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('organisations')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('webhook_url', 'text')
+      .addColumn('webhook_secret_enc', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('org_keys')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('key_id', 'text', (c) => c.notNull())
+      .addColumn('purpose', 'text', (c) => c.notNull())
+      .addColumn('wrapped', 'text', (c) => c.notNull())
+      .addColumn('master_key_id', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('org_keys_pk', ['org_id', 'key_id'])
+      .execute();
+
+    await db.schema
+      .createTable('api_keys')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .addColumn('prefix', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('last_used_at', 'bigint')
+      .addColumn('revoked_at', 'bigint')
+      .addPrimaryKeyConstraint('api_keys_pk', ['org_id', 'id'])
+      .execute();
+    await db.schema.createIndex('api_keys_hash').unique().on('api_keys').column('hash').execute();
+
+    await db.schema
+      .createTable('senders')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('number', 'text', (c) => c.notNull())
+      .addColumn('carrier', 'text', (c) => c.notNull())
+      .addColumn('mps', 'integer', (c) => c.notNull())
+      .addColumn('is_default', 'integer', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('senders_pk', ['org_id', 'id'])
+      .execute();
+    await db.schema.createIndex('senders_number').unique().on('senders').column('number').execute();
+
+    await db.schema
+      .createTable('messages')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('program', 'text', (c) => c.notNull())
+      .addColumn('sender_id', 'text', (c) => c.notNull())
+      .addColumn('from_number', 'text', (c) => c.notNull())
+      .addColumn('to_enc', 'text', (c) => c.notNull())
+      .addColumn('to_index', 'text', (c) => c.notNull())
+      .addColumn('body_enc', 'text', (c) => c.notNull())
+      .addColumn('segments', 'integer', (c) => c.notNull())
+      .addColumn('encoding', 'text', (c) => c.notNull())
+      .addColumn('send_at', 'bigint', (c) => c.notNull())
+      .addColumn('attempts', 'integer', (c) => c.notNull())
+      .addColumn('carrier_message_id', 'text')
+      .addColumn('failure_code', 'text')
+      .addColumn('failure_reason', 'text')
+      .addColumn('idempotency_key', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addColumn('sent_at', 'bigint')
+      .addColumn('delivered_at', 'bigint')
+      .addPrimaryKeyConstraint('messages_pk', ['org_id', 'id'])
+      .execute();
+    await db.schema
+      .createIndex('messages_org_created')
+      .on('messages')
+      .columns(['org_id', 'created_at', 'id'])
+      .execute();
+    await db.schema
+      .createIndex('messages_org_to')
+      .on('messages')
+      .columns(['org_id', 'to_index'])
+      .execute();
+    await db.schema
+      .createIndex('messages_carrier_id')
+      .on('messages')
+      .column('carrier_message_id')
+      .execute();
+
+    await db.schema
+      .createTable('dispatch_jobs')
+      .addColumn('org_id', 'text', (c) => c.notNull())
+      .addColumn('message_id', 'text', (c) => c.notNull())
+      .addColumn('due_at', 'bigint', (c) => c.notNull())
+      .addColumn('attempts', 'integer', (c) => c.notNull())
+      .addColumn('lease_owner', 'text')
+      .addColumn('lease_until', 'bigint')
+      .addPrimaryKeyConstraint('dispatch_jobs_pk', ['org_id', 'message_id'])
+      .addForeignKeyConstraint('dispatch_jobs_message', ['org_id', 'message_id'], 'messages', [
+        'org_id',
+        'id',
+      ])
+      .execute();
+    await db.schema.createIndex('dispatch_jobs_due').on('dispatch_jobs').column('due_at').execute();
+
+    await db.schema
+      .createTable('idempotency_keys')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('key', 'text', (c) => c.notNull())
+      .addColumn('request_hash', 'text', (c) => c.notNull())
+      .addColumn('message_id', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('idempotency_keys_pk', ['org_id', 'key'])
+      .execute();
+
+    await db.schema
+      .createTable('inbound_messages')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('sender_id', 'text', (c) => c.notNull())
+      .addColumn('to_number', 'text', (c) => c.notNull())
+      .addColumn('from_enc', 'text', (c) => c.notNull())
+      .addColumn('from_index', 'text', (c) => c.notNull())
+      .addColumn('body_enc', 'text', (c) => c.notNull())
+      .addColumn('carrier_message_id', 'text')
+      .addColumn('received_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('inbound_messages_pk', ['org_id', 'id'])
+      .execute();
+
+    await db.schema
+      .createTable('audit_events')
+      .addColumn('org_id', 'text', (c) => c.notNull())
+      .addColumn('seq', 'bigint', (c) => c.notNull())
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .addColumn('actor_type', 'text', (c) => c.notNull())
+      .addColumn('actor_id', 'text', (c) => c.notNull())
+      .addColumn('action', 'text', (c) => c.notNull())
+      .addColumn('target_type', 'text', (c) => c.notNull())
+      .addColumn('target_id', 'text', (c) => c.notNull())
+      .addColumn('details', 'text', (c) => c.notNull())
+      .addColumn('prev_hash', 'text', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('audit_events_pk', ['org_id', 'seq'])
+      .execute();
+
+    await db.schema
+      .createTable('audit_heads')
+      .addColumn('org_id', 'text', (c) => c.primaryKey())
+      .addColumn('seq', 'bigint', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('webhook_deliveries')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('event_type', 'text', (c) => c.notNull())
+      .addColumn('payload', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('attempts', 'integer', (c) => c.notNull())
+      .addColumn('next_attempt_at', 'bigint', (c) => c.notNull())
+      .addColumn('lease_until', 'bigint')
+      .addColumn('last_status_code', 'integer')
+      .addColumn('last_error', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('delivered_at', 'bigint')
+      .addPrimaryKeyConstraint('webhook_deliveries_pk', ['org_id', 'id'])
+      .execute();
+    await db.schema
+      .createIndex('webhook_deliveries_due')
+      .on('webhook_deliveries')
+      .columns(['status', 'next_attempt_at'])
+      .execute();
+  },
+};
+
+/** Every migration, in order. Names sort lexically, as Kysely requires. */
+export const migrations: Record<string, Migration> = {
+  '0001_foundation': m0001,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: () => Promise.resolve(migrations),
+};

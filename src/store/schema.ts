@@ -1,0 +1,156 @@
+/**
+ * @module store/schema
+ * Row types of every table, for Kysely. Times are epoch milliseconds (integers on both
+ * dialects). Columns ending in `_enc` hold envelope ciphertext (see crypto); columns ending
+ * in `_index` hold keyed blind indexes. Each table is owned by one module, named here.
+ */
+/** Owned by orgs. */
+export interface OrganisationsTable {
+  id: string;
+  name: string;
+  webhook_url: string | null;
+  webhook_secret_enc: string | null;
+  created_at: number;
+}
+
+/** Owned by crypto (keyring persistence, via store/keyring-repo). */
+export interface OrgKeysTable {
+  org_id: string;
+  key_id: string;
+  purpose: 'data' | 'index';
+  wrapped: string;
+  master_key_id: string;
+  created_at: number;
+}
+
+/** Owned by identity. */
+export interface ApiKeysTable {
+  org_id: string;
+  id: string;
+  name: string;
+  hash: string;
+  prefix: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+/** Owned by orgs. */
+export interface SendersTable {
+  org_id: string;
+  id: string;
+  number: string;
+  carrier: string;
+  mps: number;
+  is_default: number;
+  created_at: number;
+}
+
+/** Owned by messaging. */
+export interface MessagesTable {
+  org_id: string;
+  id: string;
+  status: string;
+  program: string;
+  sender_id: string;
+  from_number: string;
+  to_enc: string;
+  to_index: string;
+  body_enc: string;
+  segments: number;
+  encoding: string;
+  send_at: number;
+  attempts: number;
+  carrier_message_id: string | null;
+  failure_code: string | null;
+  failure_reason: string | null;
+  idempotency_key: string | null;
+  created_at: number;
+  updated_at: number;
+  sent_at: number | null;
+  delivered_at: number | null;
+}
+
+/** Owned by dispatch: the durable queue. Carries ids, never content. */
+export interface DispatchJobsTable {
+  org_id: string;
+  message_id: string;
+  due_at: number;
+  attempts: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+}
+
+/** Owned by messaging. */
+export interface IdempotencyKeysTable {
+  org_id: string;
+  key: string;
+  request_hash: string;
+  message_id: string;
+  created_at: number;
+}
+
+/** Owned by messaging. */
+export interface InboundMessagesTable {
+  org_id: string;
+  id: string;
+  sender_id: string;
+  to_number: string;
+  from_enc: string;
+  from_index: string;
+  body_enc: string;
+  carrier_message_id: string | null;
+  received_at: number;
+}
+
+/** Owned by audit. */
+export interface AuditEventsTable {
+  org_id: string;
+  seq: number;
+  at: number;
+  actor_type: string;
+  actor_id: string;
+  action: string;
+  target_type: string;
+  target_id: string;
+  details: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** Owned by audit: the head of each organisation's chain, locked while appending. */
+export interface AuditHeadsTable {
+  org_id: string;
+  seq: number;
+  hash: string;
+}
+
+/** Owned by webhooks: the outbox of status and inbound events to deliver. */
+export interface WebhookDeliveriesTable {
+  org_id: string;
+  id: string;
+  event_type: string;
+  payload: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+  lease_until: number | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: number;
+  delivered_at: number | null;
+}
+
+export interface Database {
+  organisations: OrganisationsTable;
+  org_keys: OrgKeysTable;
+  api_keys: ApiKeysTable;
+  senders: SendersTable;
+  messages: MessagesTable;
+  dispatch_jobs: DispatchJobsTable;
+  idempotency_keys: IdempotencyKeysTable;
+  inbound_messages: InboundMessagesTable;
+  audit_events: AuditEventsTable;
+  audit_heads: AuditHeadsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+}
