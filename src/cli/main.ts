@@ -88,9 +88,10 @@ export function buildCli(): Command {
     .command('migrate')
     .description('apply pending database migrations')
     .action(() =>
-      withRuntime(async () => {
+      withRuntime(() => {
         // Runtime.open has applied them.
         print(false, null, 'migrations are up to date');
+        return Promise.resolve();
       }),
     );
 

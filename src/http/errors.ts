@@ -36,7 +36,8 @@ export function handleError(
   if (error instanceof AppError) return sendError(reply, error.code, error.message);
   if (hasZodFastifySchemaValidationErrors(error)) {
     const where = (error as { validationContext?: string }).validationContext ?? 'request';
-    const detail = error.validation
+    const issues = error.validation as readonly { instancePath: string; message?: string }[];
+    const detail = issues
       .slice(0, 5)
       .map((v) => {
         const field = v.instancePath.replace(/^\//, '').replace(/\//g, '.');

@@ -35,7 +35,7 @@ const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
 /** The integrators' API: every route requires an API key. */
 function apiPlugin(rt: Runtime): FastifyPluginAsync {
-  return async (app) => {
+  return (app) => {
     app.addHook('onRequest', async (req) => {
       const m = BEARER.exec(req.headers.authorization ?? '');
       const p = m?.[1] ? await rt.apiKeys.authenticate(m[1]) : null;
@@ -52,12 +52,13 @@ function apiPlugin(rt: Runtime): FastifyPluginAsync {
         handler: (req, reply) => r.handler(rt, req, reply),
       });
     }
+    return Promise.resolve();
   };
 }
 
 /** Health, readiness, metrics and API documentation. */
 function opsPlugin(rt: Runtime): FastifyPluginAsync {
-  return async (app) => {
+  return (app) => {
     app.get('/healthz', { schema: { hide: true } }, () => ({ status: 'ok' }));
     app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
       const ok = await rt.store.ping();
@@ -67,12 +68,14 @@ function opsPlugin(rt: Runtime): FastifyPluginAsync {
       return reply.type(rt.metrics.registry.contentType).send(await rt.metrics.registry.metrics());
     });
     app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+    return Promise.resolve();
   };
 }
 
 export async function buildHttp(rt: Runtime): Promise<FastifyInstance> {
+  const logger: FastifyBaseLogger = rt.log;
   const app = Fastify({
-    loggerInstance: rt.log as FastifyBaseLogger,
+    loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
     trustProxy: false,
