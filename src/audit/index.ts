@@ -17,6 +17,7 @@ export const AUDIT_ACTIONS = {
   'apikey.created': '164.312(d)',
   'apikey.revoked': '164.312(d)',
   'sender.created': '164.312(b)',
+  'sender.updated': '164.312(b)',
   'message.accepted': '164.312(b)',
   'message.canceled': '164.312(b)',
   'message.sent': '164.312(b)',

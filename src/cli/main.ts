@@ -188,6 +188,44 @@ export function buildCli(): Command {
       }),
     );
 
+  const sender = cli.command('sender').description('the numbers an organisation texts from');
+  sender
+    .command('list')
+    .requiredOption('--org <orgId>', 'organisation id')
+    .option('--json', 'print JSON')
+    .action((o: { org: string; json?: boolean }) =>
+      withRuntime(async (rt) => {
+        const list = await rt.orgs.senders(o.org);
+        print(
+          Boolean(o.json),
+          list,
+          list
+            .map(
+              (s) =>
+                `${s.id}  ${s.number}  ${s.carrier}  ${s.mps}/s${s.isDefault ? '  default' : ''}`,
+            )
+            .join('\n') || '(none)',
+        );
+      }),
+    );
+  sender
+    .command('set-mps')
+    .description("change a sender's rate limit (messages per second, per worker process)")
+    .requiredOption('--org <orgId>', 'organisation id')
+    .requiredOption('--id <senderId>', 'sender id (snd_…)')
+    .requiredOption('--mps <n>', 'messages per second', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1)
+        throw new InvalidArgumentError('must be a whole number ≥ 1');
+      return n;
+    })
+    .action((o: { org: string; id: string; mps: number }) =>
+      withRuntime(async (rt) => {
+        const s = await rt.orgs.setSenderMps(o.org, o.id, o.mps, CLI_ACTOR);
+        print(false, null, `${s.id} now sends at most ${s.mps} messages per second per worker`);
+      }),
+    );
+
   cli
     .command('send')
     .description('send a text through the pipeline (a running server dispatches it)')

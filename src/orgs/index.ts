@@ -251,6 +251,36 @@ export class Organisations {
     return senders;
   }
 
+  /** Changes a sender's rate limit (messages per second, per worker process). */
+  async setSenderMps(orgId: string, senderId: string, mps: number, actor: Actor): Promise<Sender> {
+    if (!Number.isInteger(mps) || mps < 1 || mps > 10_000) {
+      throw new AppError('validation_failed', 'mps must be a whole number from 1 to 10000.');
+    }
+    await this.store.transaction(async (tx) => {
+      const res = await tx
+        .updateTable('senders')
+        .set({ mps })
+        .where('org_id', '=', orgId)
+        .where('id', '=', senderId)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) throw new AppError('not_found', 'No such sender.');
+      await appendAudit(tx, this.store.dialect, [
+        {
+          orgId,
+          actor,
+          action: 'sender.updated',
+          targetType: 'sender',
+          targetId: senderId,
+          details: { mps },
+        },
+      ]);
+    });
+    this.senderCache.delete(orgId);
+    const sender = (await this.senders(orgId)).find((s) => s.id === senderId);
+    if (!sender) throw new AppError('not_found', 'No such sender.');
+    return sender;
+  }
+
   /** The sender to use: the one with number `from`, or the default. */
   async resolveSender(orgId: string, from: string | undefined): Promise<Sender> {
     const senders = await this.senders(orgId);
