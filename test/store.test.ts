@@ -127,8 +127,10 @@ describe.each(DIALECTS)('store on %s', (dialect) => {
     expect(c.every((j) => j.attempts >= 2)).toBe(true);
     const [first, ...rest] = c;
     await t.rt.store.transaction(async (tx) => {
-      await rescheduleJob(tx, first!, now + 60_000);
-      await completeJobs(tx, rest);
+      await rescheduleJob(tx, 'C', first!, now + 60_000);
+      // Only the lease holder may finish a job: B's attempt changes nothing.
+      await completeJobs(tx, 'B', rest);
+      await completeJobs(tx, 'C', rest);
     });
     const left = await db.selectFrom('dispatch_jobs').selectAll().execute();
     expect(left.map((j) => j.message_id)).toEqual([first!.messageId]);

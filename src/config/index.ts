@@ -39,6 +39,7 @@ const schema = z.object({
     .default('US,CA'),
   TIDINGS_DEFAULT_MPS: positiveInt.max(10_000).default(50),
   TIDINGS_MAX_ATTEMPTS: positiveInt.max(100).default(8),
+  TIDINGS_DISPATCH_LEASE_MS: z.coerce.number().int().min(1_000).max(600_000).default(60_000),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 
@@ -59,6 +60,8 @@ export interface Config {
   readonly sendRegions: readonly string[];
   readonly defaultMps: number;
   readonly maxAttempts: number;
+  /** How long a worker's claim on a job lasts; a crashed worker's jobs are retried after it. */
+  readonly dispatchLeaseMs: number;
   readonly logLevel: LogLevel;
 }
 
@@ -104,6 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sendRegions: Object.freeze(c.TIDINGS_SEND_REGIONS.split(',')),
     defaultMps: c.TIDINGS_DEFAULT_MPS,
     maxAttempts: c.TIDINGS_MAX_ATTEMPTS,
+    dispatchLeaseMs: c.TIDINGS_DISPATCH_LEASE_MS,
     logLevel: c.LOG_LEVEL,
   });
 }

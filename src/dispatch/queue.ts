@@ -68,24 +68,49 @@ export async function claimJobs(
   return rows.map((r) => ({ orgId: r.org_id, messageId: r.message_id, attempts: r.attempts + 1 }));
 }
 
-/** Removes finished jobs (sent, failed for good, or canceled). */
-export async function completeJobs(tx: Db, jobs: readonly JobKey[]): Promise<void> {
+/**
+ * Removes finished jobs (sent, failed for good, or canceled) that `owner` still holds; a job
+ * another worker has since claimed is left to that worker.
+ */
+export async function completeJobs(tx: Db, owner: string, jobs: readonly JobKey[]): Promise<void> {
   for (const j of jobs) {
     await tx
       .deleteFrom('dispatch_jobs')
       .where('org_id', '=', j.orgId)
       .where('message_id', '=', j.messageId)
+      .where('lease_owner', '=', owner)
       .execute();
   }
 }
 
-/** Releases a job's lease and makes it due again at `dueAt` (a retry). */
-export async function rescheduleJob(tx: Db, job: JobKey, dueAt: number): Promise<void> {
+/** Releases `owner`'s lease on a job and makes it due again at `dueAt` (a retry). */
+export async function rescheduleJob(
+  tx: Db,
+  owner: string,
+  job: JobKey,
+  dueAt: number,
+): Promise<void> {
   await tx
     .updateTable('dispatch_jobs')
     .set({ due_at: dueAt, lease_owner: null, lease_until: null })
     .where('org_id', '=', job.orgId)
     .where('message_id', '=', job.messageId)
+    .where('lease_owner', '=', owner)
+    .execute();
+}
+
+/** Extends every lease `owner` holds (a worker still busy with its batch is alive). */
+export async function renewLeases(
+  db: Db,
+  owner: string,
+  leaseMs: number,
+  now = Date.now(),
+): Promise<void> {
+  await db
+    .updateTable('dispatch_jobs')
+    .set({ lease_until: now + leaseMs })
+    .where('lease_owner', '=', owner)
+    .where('lease_until', '>=', now)
     .execute();
 }
 

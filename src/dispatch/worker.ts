@@ -22,7 +22,14 @@ import {
 } from '../carriers/index.js';
 import type { Logger, Metrics } from '../observability/index.js';
 import type { Organisations } from '../orgs/index.js';
-import { claimJobs, completeJobs, countJobs, rescheduleJob, type ClaimedJob } from './queue.js';
+import {
+  claimJobs,
+  completeJobs,
+  countJobs,
+  renewLeases,
+  rescheduleJob,
+  type ClaimedJob,
+} from './queue.js';
 import { SenderRateLimiter } from './rate-limit.js';
 
 export interface WorkerOptions {
@@ -152,9 +159,23 @@ export class DispatchWorker {
         this.wake = undefined;
         continue;
       }
-      await Promise.all(
-        claimed.map((job) => this.submit(job).then((o) => this.outcomes.submit(o))),
-      );
+      // A batch paced by a slow sender can outlast the lease: renew it while we work, so no
+      // other worker takes these jobs from a live one.
+      const renewal = setInterval(() => {
+        renewLeases(this.store.db, this.owner, this.opts.leaseMs).catch((e: unknown) =>
+          this.log.error({ err: errorSummary(e) }, 'renewing leases failed'),
+        );
+      }, this.opts.leaseMs / 3);
+      try {
+        await Promise.all(
+          claimed.map((job) => this.submit(job).then((o) => this.outcomes.submit(o))),
+        );
+      } catch (e) {
+        // The results were not recorded; the jobs are claimed again when the lease expires.
+        this.log.error({ err: errorSummary(e) }, 'recording dispatch results failed');
+      } finally {
+        clearInterval(renewal);
+      }
     }
   }
 
@@ -226,7 +247,7 @@ export class DispatchWorker {
             break;
           case 'retry':
             changes.push({ orgId, id, status: 'queued', attempts, failureCode: o.code });
-            await rescheduleJob(tx, o.job, o.dueAt);
+            await rescheduleJob(tx, this.owner, o.job, o.dueAt);
             break;
           case 'failed':
             changes.push({
@@ -253,7 +274,7 @@ export class DispatchWorker {
         }
       }
       await this.messaging.setStatusInTx(tx, changes);
-      await completeJobs(tx, done);
+      await completeJobs(tx, this.owner, done);
       await appendAudit(tx, this.store.dialect, audits);
     });
     for (const o of batch) this.metrics.dispatched.inc({ outcome: o.kind });

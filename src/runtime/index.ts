@@ -108,7 +108,7 @@ export class Runtime {
       Object.values(carriers),
       log,
       this.metrics,
-      { maxAttempts: config.maxAttempts, ...opts.worker },
+      { maxAttempts: config.maxAttempts, leaseMs: config.dispatchLeaseMs, ...opts.worker },
     );
     this.webhooks = new WebhookWorker(
       store,
