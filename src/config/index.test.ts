@@ -10,6 +10,7 @@ describe('loadConfig', () => {
     expect(c.carrier).toBe('simulator');
     expect(c.publicUrl).toBe('http://127.0.0.1:3000');
     expect(c.sendRegions).toEqual(['US', 'CA']);
+    expect(c.dispatchLeaseMs).toBe(60_000);
   });
 
   it('names the variable that is wrong', () => {
@@ -19,6 +20,9 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
     expect(() => loadConfig({ TIDINGS_CARRIER: 'pigeon' })).toThrow(/TIDINGS_CARRIER/);
     expect(() => loadConfig({ TIDINGS_SEND_REGIONS: 'us' })).toThrow(/TIDINGS_SEND_REGIONS/);
+    expect(() => loadConfig({ TIDINGS_DISPATCH_LEASE_MS: '10' })).toThrow(
+      /TIDINGS_DISPATCH_LEASE_MS/,
+    );
   });
 
   it('refuses to start in production without a master key', () => {
