@@ -81,22 +81,31 @@ export async function openTestRuntime(opts: TestRuntimeOptions = {}): Promise<Te
     env.DATABASE_URL = PG_URL;
   }
   const config = loadConfig(env);
-  const rt = await Runtime.open(config, {
-    log: opts.runtime?.log ?? pino({ level: 'silent' }),
-    defaultMetrics: false,
-    worker: { idlePollMs: 20, baseBackoffMs: 50, maxBackoffMs: 200 },
-    webhooks: { idlePollMs: 20, baseBackoffMs: 50, maxBackoffMs: 200 },
-    ...(pgSchema ? { pgSchema: pgSchema.schema } : {}),
-    ...opts.runtime,
-  });
+  const removeAll = async () => {
+    await pgSchema?.drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  let rt: Runtime;
+  try {
+    rt = await Runtime.open(config, {
+      log: opts.runtime?.log ?? pino({ level: 'silent' }),
+      defaultMetrics: false,
+      worker: { idlePollMs: 20, baseBackoffMs: 50, maxBackoffMs: 200 },
+      webhooks: { idlePollMs: 20, baseBackoffMs: 50, maxBackoffMs: 200 },
+      ...(pgSchema ? { pgSchema: pgSchema.schema } : {}),
+      ...opts.runtime,
+    });
+  } catch (e) {
+    await removeAll();
+    throw e;
+  }
   return {
     rt,
     config,
     dir,
     cleanup: async () => {
       await rt.close();
-      await pgSchema?.drop();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await removeAll();
     },
   };
 }

@@ -6,7 +6,7 @@ import { ERRORS } from './index.js';
 describe('error catalogue', () => {
   const doc = fs.readFileSync(path.resolve(import.meta.dirname, '../../docs/errors.md'), 'utf8');
   const documented = new Map(
-    [...doc.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1], Number(m[2])]),
+    [...doc.matchAll(/^\|\s*`([a-z_]+)`\s*\|\s*(\d{3})\s*\|/gm)].map((m) => [m[1], Number(m[2])]),
   );
 
   it('documents every code with its status in docs/errors.md', () => {

@@ -22,7 +22,7 @@ import {
 import type { Runtime } from '../runtime/index.js';
 import type { ApiKeyPrincipal } from '../identity/index.js';
 import { AppError } from '../errors/index.js';
-import { handleError, handleNotFound } from './errors.js';
+import { handleClientError, handleError, handleNotFound } from './errors.js';
 import { routes } from './v1/routes.js';
 
 declare module 'fastify' {
@@ -80,7 +80,14 @@ export async function buildHttp(rt: Runtime): Promise<FastifyInstance> {
     bodyLimit: 64 * 1024,
     trustProxy: false,
     return503OnClosing: true,
+    // Malformed URLs and the like get our envelope, not Fastify's (which quotes the URL).
+    frameworkErrors: (error, request, reply) => {
+      handleError(error, request, reply);
+    },
+    clientErrorHandler: handleClientError,
   });
+  // JSON only: a text/plain body is refused with 415 rather than parsed.
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(handleError);
@@ -96,7 +103,6 @@ export async function buildHttp(rt: Runtime): Promise<FastifyInstance> {
     if (reply.statusCode >= 500 || rt.log.isLevelEnabled('debug')) {
       req.log.info(
         {
-          reqId: req.id,
           method: req.method,
           route,
           status: reply.statusCode,

@@ -107,6 +107,26 @@ function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(Number(ms)).toISOString();
 }
 
+const ISO_DATE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+
+/** Epoch ms of a strict ISO 8601 date-time with zone; null for anything else (e.g. Feb 30). */
+export function parseIsoDateTime(value: string): number | null {
+  const m = ISO_DATE_TIME.exec(value);
+  if (!m) return null;
+  const [y, mo, d, h, mi, s = '0', oh = '0', om = '0'] = m.slice(1).map((x) => x ?? '0');
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (year < 2000 || month < 1 || month > 12 || day < 1 || day > daysInMonth) return null;
+  if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 59 || Number(oh) > 23 || Number(om) > 59) {
+    return null;
+  }
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? null : t;
+}
+
 function isProgram(v: unknown): v is Program {
   return typeof v === 'string' && (PROGRAMS as readonly string[]).includes(v);
 }
@@ -152,9 +172,12 @@ export class Messaging {
     const now = Date.now();
     let sendAt = now;
     if (req.sendAt !== undefined) {
-      const t = Date.parse(req.sendAt);
-      if (!/^\d{4}-\d{2}-\d{2}T/.test(req.sendAt) || Number.isNaN(t)) {
-        throw new AppError('validation_failed', 'sendAt must be an ISO 8601 date-time.');
+      const t = parseIsoDateTime(req.sendAt);
+      if (t === null) {
+        throw new AppError(
+          'validation_failed',
+          'sendAt must be an ISO 8601 date-time with a time zone, e.g. 2026-12-01T15:00:00Z.',
+        );
       }
       if (t > now + MAX_SCHEDULE_MS) {
         throw new AppError('validation_failed', 'sendAt may be at most one year ahead.');

@@ -71,7 +71,17 @@ export class Store {
 
   /** Applies every pending migration; returns the names applied. */
   async migrate(): Promise<string[]> {
-    const migrator = new Migrator({ db: this.db, provider: migrationProvider });
+    // On PostgreSQL, keep Kysely's bookkeeping tables in our own schema: without this it
+    // finds another schema's tables in the same database and skips creating its own.
+    const schema =
+      this.dialect === 'postgres'
+        ? (await sql<{ s: string }>`select current_schema() as s`.execute(this.db)).rows[0]?.s
+        : undefined;
+    const migrator = new Migrator({
+      db: this.db,
+      provider: migrationProvider,
+      ...(schema ? { migrationTableSchema: schema } : {}),
+    });
     const { error, results } = await migrator.migrateToLatest();
     if (error)
       throw error instanceof Error ? error : new Error('migration failed', { cause: error });
