@@ -2,12 +2,14 @@
  * The store suite: one set of tests, run on SQLite always and on PostgreSQL when
  * TIDINGS_TEST_PG_URL is set (each run in a fresh schema, dropped afterwards).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sql } from 'kysely';
 import { announcePgSkip, DIALECTS, openTestRuntime, type TestRuntime } from './helpers.js';
 import { appendAudit, verifyAudit, SYSTEM_ACTOR } from '../src/audit/index.js';
 import { claimJobs, completeJobs, rescheduleJob } from '../src/dispatch/queue.js';
 import { AppError } from '../src/errors/index.js';
+import { ApiKeys, AUTH_CACHE_MS } from '../src/identity/api-keys.js';
+import { LIST_SCAN_WINDOW } from '../src/messaging/index.js';
 
 announcePgSkip('store suite');
 
@@ -86,6 +88,44 @@ describe.each(DIALECTS)('store on %s', (dialect) => {
     expect(after.ok).toBe(true);
     expect(after.events - before.events).toBe(300);
   });
+
+  it('pages a recipient filter through a bounded scan window without losing matches', async () => {
+    const org = (await t.rt.orgs.create('Window Clinic', SYSTEM_ACTOR)).orgId;
+    const target = '+16175550177';
+    const send = (to: string, body: string) =>
+      t.rt.messaging.accept(org, actor, { to, body, program: 'care' });
+    // Oldest: two to the target; then a window's worth to others; newest: one to the target.
+    const oldest = [await send(target, 'first'), await send(target, 'second')];
+    const others = LIST_SCAN_WINDOW + 100;
+    for (let i = 0; i < others; i += 1000) {
+      await Promise.all(
+        Array.from({ length: Math.min(1000, others - i) }, (_, j) =>
+          send(`+1617555${String(2000 + ((i + j) % 90)).padStart(4, '0')}`, 'other'),
+        ),
+      );
+    }
+    const newest = await send(target, 'third');
+
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await t.rt.messaging.list(org, { to: target, limit: 10, cursor }, actor);
+      for (const m of page.data) expect(m.to).toBe(target);
+      seen.push(...page.data.map((m) => m.id));
+      cursor = page.nextCursor ?? undefined;
+      pages++;
+    } while (cursor && pages < 10);
+    expect(seen).toEqual([newest.message.id, oldest[1]!.message.id, oldest[0]!.message.id]);
+    expect(pages).toBe(2);
+
+    // Unfiltered pages stay full.
+    const all = await t.rt.messaging.list(org, { limit: 7 }, actor);
+    expect(all.data).toHaveLength(7);
+    expect(all.nextCursor).toBe(all.data[6]!.id);
+    // Leave the queue as the next tests expect it.
+    await t.rt.store.db.deleteFrom('dispatch_jobs').where('org_id', '=', org).execute();
+  }, 60_000);
 
   it('makes one message for concurrent requests with one idempotency key', async () => {
     const req = {
@@ -230,6 +270,21 @@ describe.each(DIALECTS)('store on %s', (dialect) => {
     expect(await t.rt.apiKeys.authenticate(k.apiKey)).toBeNull();
     expect(await t.rt.apiKeys.revoke(orgId, k.id, actor)).toBe(false);
     expect(await t.rt.apiKeys.authenticate('tid_nonsense')).toBeNull();
+  });
+
+  it('honours a revocation made by another process within the cache time', async () => {
+    const k = await t.rt.apiKeys.create(orgId, 'third', actor);
+    expect(await t.rt.apiKeys.authenticate(k.apiKey)).toEqual({ orgId, keyId: k.id });
+    // Another process (the CLI, a second server) revokes it: this one trusts its cache only
+    // until AUTH_CACHE_MS has passed.
+    expect(await new ApiKeys(t.rt.store).revoke(orgId, k.id, actor)).toBe(true);
+    const now = Date.now();
+    const clock = vi.spyOn(Date, 'now').mockReturnValue(now + AUTH_CACHE_MS + 1);
+    try {
+      expect(await t.rt.apiKeys.authenticate(k.apiKey)).toBeNull();
+    } finally {
+      clock.mockRestore();
+    }
   });
 
   it('refuses bad input with coded errors and writes nothing', async () => {

@@ -52,7 +52,11 @@ function startServer(dataDir: string): Promise<Server> {
     PATH: process.env.PATH ?? '',
     ...benchEnv(dataDir, { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' }),
   };
-  const child = spawn(process.execPath, [cliPath(), 'serve', '--role', 'api'], {
+  // BENCH_CPU_PROF=DIR writes a CPU profile of the server into DIR when it stops.
+  const profile = process.env.BENCH_CPU_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+    : [];
+  const child = spawn(process.execPath, [...profile, cliPath(), 'serve', '--role', 'api'], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -8,7 +8,7 @@
  * Details never carry PHI: ids, counts and codes only.
  */
 import { createHash } from 'node:crypto';
-import type { Db, Dialect } from '../store/index.js';
+import { insertRows, type Db, type Dialect } from '../store/index.js';
 
 /** Every audited action, with the rule it serves. */
 export const AUDIT_ACTIONS = {
@@ -138,12 +138,7 @@ export async function appendAudit(
       prev = hashEvent(fields);
       return { ...fields, hash: prev };
     });
-    for (let i = 0; i < rows.length; i += 500) {
-      await tx
-        .insertInto('audit_events')
-        .values(rows.slice(i, i + 500))
-        .execute();
-    }
+    await insertRows(tx, 'audit_events', rows);
     await tx
       .updateTable('audit_heads')
       .set({ seq, hash: prev })

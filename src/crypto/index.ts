@@ -8,6 +8,7 @@
  * this module looks nothing up.
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
+import { randomPoolBytes } from './random.js';
 
 const ALG = 'aes-256-gcm';
 const IV_BYTES = 12;
@@ -42,7 +43,7 @@ export function keyId(key: Buffer): string {
 }
 
 function seal(key: Buffer, aad: string, plaintext: Buffer): Buffer {
-  const iv = randomBytes(IV_BYTES);
+  const iv = randomPoolBytes(IV_BYTES);
   const cipher = createCipheriv(ALG, key, iv);
   cipher.setAAD(Buffer.from(aad, 'utf8'));
   const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);

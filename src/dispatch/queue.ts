@@ -6,7 +6,7 @@
  * claims use `FOR UPDATE SKIP LOCKED`, so many workers never take the same job; on SQLite
  * the write transaction is the single writer.
  */
-import type { Db, Dialect } from '../store/index.js';
+import { insertRows, type Db, type Dialect } from '../store/index.js';
 
 export interface JobKey {
   orgId: string;
@@ -21,21 +21,18 @@ export async function enqueueJobs(
   tx: Db,
   jobs: readonly (JobKey & { dueAt: number })[],
 ): Promise<void> {
-  for (let i = 0; i < jobs.length; i += 500) {
-    await tx
-      .insertInto('dispatch_jobs')
-      .values(
-        jobs.slice(i, i + 500).map((j) => ({
-          org_id: j.orgId,
-          message_id: j.messageId,
-          due_at: j.dueAt,
-          attempts: 0,
-          lease_owner: null,
-          lease_until: null,
-        })),
-      )
-      .execute();
-  }
+  await insertRows(
+    tx,
+    'dispatch_jobs',
+    jobs.map((j) => ({
+      org_id: j.orgId,
+      message_id: j.messageId,
+      due_at: j.dueAt,
+      attempts: 0,
+      lease_owner: null,
+      lease_until: null,
+    })),
+  );
 }
 
 /** Claims up to `limit` due jobs for `owner`, leased until `now + leaseMs`. */

@@ -31,6 +31,7 @@ import {
   type ClaimedJob,
 } from './queue.js';
 import { SenderRateLimiter } from './rate-limit.js';
+import { IdleWait } from '../runtime/idle.js';
 
 export interface WorkerOptions {
   batchSize: number;
@@ -75,7 +76,7 @@ export class DispatchWorker {
   readonly owner = `worker-${randomUUID()}`;
   private running = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  private readonly idle = new IdleWait();
   private readonly limiter = new SenderRateLimiter();
   private readonly outcomes: GroupCommitter<Outcome, void>;
   private readonly receipts: GroupCommitter<Receipt, boolean>;
@@ -116,7 +117,7 @@ export class DispatchWorker {
   async stopWorker(): Promise<void> {
     this.running = false;
     if (this.depthTimer) clearInterval(this.depthTimer);
-    this.wake?.();
+    this.idle.wake();
     await this.loop;
     await this.outcomes.idle();
     await this.receipts.idle();
@@ -124,7 +125,7 @@ export class DispatchWorker {
 
   /** Wakes an idle worker (new messages were accepted in this process). */
   nudge(): void {
-    this.wake?.();
+    this.idle.wake();
   }
 
   private async run(): Promise<void> {
@@ -149,14 +150,7 @@ export class DispatchWorker {
         this.log.error({ err: errorSummary(e) }, 'claiming jobs failed');
       }
       if (claimed.length === 0) {
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, this.opts.idlePollMs);
-          this.wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
-        this.wake = undefined;
+        await this.idle.sleep(this.opts.idlePollMs);
         continue;
       }
       // A batch paced by a slow sender can outlast the lease: renew it while we work, so no

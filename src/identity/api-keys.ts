@@ -26,6 +26,13 @@ export interface ApiKeyPrincipal {
 }
 
 const LAST_USED_GRANULARITY_MS = 60_000;
+/**
+ * How long a successful look-up is trusted without asking the database again. Revoking a key
+ * takes effect at once in the process that revokes it, and within this time in every other
+ * process (a second API server, or the server when the CLI revoked the key).
+ */
+export const AUTH_CACHE_MS = 5_000;
+const AUTH_CACHE_MAX = 10_000;
 
 function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(Number(ms)).toISOString();
@@ -34,6 +41,8 @@ function iso(ms: number | null): string | null {
 export class ApiKeys {
   /** When each key's `last_used_at` was last written, so a busy key is written once a minute. */
   private readonly touched = new Map<string, number>();
+  /** Recently authenticated keys by hash of the secret (never the secret itself). */
+  private readonly recent = new Map<string, ApiKeyPrincipal & { until: number }>();
 
   constructor(private readonly store: Store) {}
 
@@ -99,6 +108,7 @@ export class ApiKeys {
         .where('revoked_at', 'is', null)
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) === 0) return false;
+      for (const [hash, p] of this.recent) if (p.keyId === keyId) this.recent.delete(hash);
       await appendAudit(tx, this.store.dialect, [
         { orgId, actor, action: 'apikey.revoked', targetType: 'api_key', targetId: keyId },
       ]);
@@ -109,13 +119,21 @@ export class ApiKeys {
   /** The organisation and key a presented secret belongs to, or null if unknown or revoked. */
   async authenticate(apiKey: string): Promise<ApiKeyPrincipal | null> {
     if (!apiKey.startsWith('tid_') || apiKey.length > 100) return null;
+    const hash = sha256Hex(apiKey);
+    const now = Date.now();
+    const hit = this.recent.get(hash);
+    if (hit && hit.until > now) return { orgId: hit.orgId, keyId: hit.keyId };
     const row = await this.store.db
       .selectFrom('api_keys')
       .select(['org_id', 'id', 'revoked_at'])
-      .where('hash', '=', sha256Hex(apiKey))
+      .where('hash', '=', hash)
       .executeTakeFirst();
-    if (!row || row.revoked_at !== null) return null;
-    const now = Date.now();
+    if (!row || row.revoked_at !== null) {
+      this.recent.delete(hash);
+      return null;
+    }
+    if (this.recent.size >= AUTH_CACHE_MAX) this.recent.clear();
+    this.recent.set(hash, { orgId: row.org_id, keyId: row.id, until: now + AUTH_CACHE_MS });
     const last = this.touched.get(row.id) ?? 0;
     if (now - last > LAST_USED_GRANULARITY_MS) {
       this.touched.set(row.id, now);

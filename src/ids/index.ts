@@ -4,8 +4,9 @@
  * pagination relies on it) and say what they name in logs and support tickets.
  */
 import { monotonicFactory } from 'ulid';
+import { randomUnit } from '../crypto/random.js';
 
-const next = monotonicFactory();
+const next = monotonicFactory(randomUnit);
 
 export type IdPrefix = 'org' | 'msg' | 'key' | 'snd' | 'in' | 'wh';
 

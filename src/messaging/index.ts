@@ -5,7 +5,7 @@
  * feeds. Also owns message status transitions and inbound messages. Owns the `messages`,
  * `idempotency_keys` and `inbound_messages` tables.
  */
-import type { Store, Db } from '../store/index.js';
+import { insertRows, type Store, type Db } from '../store/index.js';
 import { GroupCommitter } from '../store/group-commit.js';
 import { appendAudit, type Actor, type AuditEntry } from '../audit/index.js';
 import { blindIndex, decrypt, encrypt, rowAad, sha256Hex, type Keyring } from '../crypto/index.js';
@@ -75,6 +75,9 @@ export interface AcceptResult {
   /** True when an earlier request with the same Idempotency-Key made this message. */
   replayed: boolean;
 }
+
+/** Messages a filtered list examines per page, at most. */
+export const LIST_SCAN_WINDOW = 5000;
 
 export interface ListFilter {
   status?: MessageStatus | undefined;
@@ -289,12 +292,12 @@ export class Messaging {
         }
       }
       const winners = batch.filter((_, i) => outcomes[i]!.ok);
-      for (let i = 0; i < winners.length; i += 200) {
-        await tx
-          .insertInto('messages')
-          .values(winners.slice(i, i + 200).map((p) => p.row))
-          .execute();
-      }
+      await insertRows(
+        tx,
+        'messages',
+        winners.map((p) => p.row),
+        200,
+      );
       await enqueueJobs(
         tx,
         winners.map((p) => ({ orgId: p.orgId, messageId: p.row.id, dueAt: p.row.send_at })),
@@ -379,10 +382,20 @@ export class Messaging {
     actor: Actor,
   ): Promise<{ data: MessageView[]; nextCursor: string | null }> {
     const keyring = await this.keyrings.get(orgId);
-    let q = this.store.db
+    const filtered = Boolean(filter.status ?? filter.program ?? filter.to);
+    // A filtered page looks at no more than LIST_SCAN_WINDOW of the newest messages below the
+    // cursor, so one request never walks a large history (there is no index by recipient:
+    // see the migration). A short page with a cursor means "keep going".
+    let window = this.store.db
       .selectFrom('messages')
       .selectAll()
       .where('org_id', '=', orgId)
+      .orderBy('id', 'desc')
+      .limit(filtered ? LIST_SCAN_WINDOW : filter.limit + 1);
+    if (filter.cursor) window = window.where('id', '<', filter.cursor);
+    let q = this.store.db
+      .selectFrom(window.as('m'))
+      .selectAll()
       .orderBy('id', 'desc')
       .limit(filter.limit + 1);
     if (filter.status) q = q.where('status', '=', filter.status);
@@ -390,8 +403,20 @@ export class Messaging {
     if (filter.to) {
       q = q.where('to_index', '=', blindIndex(keyring, normalisePhone(filter.to, this.opts.phone)));
     }
-    if (filter.cursor) q = q.where('id', '<', filter.cursor);
     const rows = await q.execute();
+    let nextCursor = rows.length > filter.limit ? (rows[filter.limit - 1]?.id ?? null) : null;
+    if (filtered && nextCursor === null) {
+      // Fewer matches than asked for: more may lie beyond the window, if it was full.
+      let last = this.store.db
+        .selectFrom('messages')
+        .select('id')
+        .where('org_id', '=', orgId)
+        .orderBy('id', 'desc')
+        .offset(LIST_SCAN_WINDOW - 1)
+        .limit(1);
+      if (filter.cursor) last = last.where('id', '<', filter.cursor);
+      nextCursor = (await last.executeTakeFirst())?.id ?? null;
+    }
     const page = rows.slice(0, filter.limit);
     await this.store.transaction((tx) =>
       appendAudit(tx, this.store.dialect, [
@@ -407,7 +432,7 @@ export class Messaging {
     );
     return {
       data: page.map((r) => this.toView(r, this.decryptTo(keyring, r))),
-      nextCursor: rows.length > filter.limit ? (page[page.length - 1]?.id ?? null) : null,
+      nextCursor,
     };
   }
 

@@ -7,11 +7,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Insertable } from 'kysely';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
+import { openSqlite, type SqliteHandle } from './sqlite.js';
 
 export type { Database } from './schema.js';
 export type Dialect = 'sqlite' | 'postgres';
@@ -38,6 +38,7 @@ export class Store {
     readonly dialect: Dialect,
     /** Where the data lives, for messages and backups; never contains credentials. */
     readonly location: string,
+    private readonly sqlite?: SqliteHandle,
   ) {}
 
   static open(opts: StoreOptions): Store {
@@ -56,16 +57,12 @@ export class Store {
     }
     fs.mkdirSync(opts.dataDir, { recursive: true });
     const file = path.join(opts.dataDir, 'tidings.db');
-    const database = new SQLite(file);
-    database.pragma('journal_mode = WAL');
-    // FULL: a commit is on disk before it returns, so a 202 survives power loss, not only kill -9.
-    database.pragma('synchronous = FULL');
-    database.pragma('foreign_keys = ON');
-    database.pragma('busy_timeout = 10000');
+    const sqlite = openSqlite(file);
     return new Store(
-      new Kysely<Database>({ dialect: new SqliteDialect({ database }) }),
+      new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite.database }) }),
       'sqlite',
       file,
+      sqlite,
     );
   }
 
@@ -120,5 +117,24 @@ export class Store {
 
   async close(): Promise<void> {
     await this.db.destroy();
+    await this.sqlite?.close();
+  }
+}
+
+/**
+ * Inserts `rows` with multi-row statements of at most `chunk` rows, so a large batch stays
+ * well inside both databases' limits on bound parameters (SQLite 32,766; PostgreSQL 65,535).
+ */
+export async function insertRows<T extends keyof Database>(
+  db: Db,
+  table: T,
+  rows: readonly Insertable<Database[T]>[],
+  chunk = 500,
+): Promise<void> {
+  for (let i = 0; i < rows.length; i += chunk) {
+    await db
+      .insertInto(table)
+      .values(rows.slice(i, i + chunk))
+      .execute();
   }
 }

@@ -5,7 +5,7 @@
  * a change that rolled back. A stored payload carries ids and statuses only; PHI (an inbound
  * message's text and number) is read and decrypted when the event is delivered.
  */
-import type { Db } from '../store/index.js';
+import { insertRows, type Db } from '../store/index.js';
 import { newId } from '../ids/index.js';
 
 export type WebhookEventType = 'message.status' | 'message.inbound';
@@ -22,25 +22,22 @@ export async function enqueueWebhooks(
   events: readonly OutboxEvent[],
   now = Date.now(),
 ): Promise<void> {
-  for (let i = 0; i < events.length; i += 500) {
-    await tx
-      .insertInto('webhook_deliveries')
-      .values(
-        events.slice(i, i + 500).map((e) => ({
-          org_id: e.orgId,
-          id: newId('wh'),
-          event_type: e.type,
-          payload: JSON.stringify(e.payload),
-          status: 'pending',
-          attempts: 0,
-          next_attempt_at: now,
-          lease_until: null,
-          last_status_code: null,
-          last_error: null,
-          created_at: now,
-          delivered_at: null,
-        })),
-      )
-      .execute();
-  }
+  await insertRows(
+    tx,
+    'webhook_deliveries',
+    events.map((e) => ({
+      org_id: e.orgId,
+      id: newId('wh'),
+      event_type: e.type,
+      payload: JSON.stringify(e.payload),
+      status: 'pending',
+      attempts: 0,
+      next_attempt_at: now,
+      lease_until: null,
+      last_status_code: null,
+      last_error: null,
+      created_at: now,
+      delivered_at: null,
+    })),
+  );
 }

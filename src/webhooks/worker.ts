@@ -10,6 +10,7 @@ import type { Logger, Metrics } from '../observability/index.js';
 import type { Organisations } from '../orgs/index.js';
 import type { Messaging } from '../messaging/index.js';
 import { backoffDelay } from '../dispatch/index.js';
+import { IdleWait } from '../runtime/idle.js';
 
 export interface WebhookWorkerOptions {
   batchSize: number;
@@ -43,7 +44,7 @@ interface Delivery {
 export class WebhookWorker {
   private running = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  private readonly idle = new IdleWait();
   private readonly opts: WebhookWorkerOptions;
 
   constructor(
@@ -65,7 +66,7 @@ export class WebhookWorker {
 
   async stopWebhooks(): Promise<void> {
     this.running = false;
-    this.wake?.();
+    this.idle.wake();
     await this.loop;
   }
 
@@ -78,14 +79,7 @@ export class WebhookWorker {
         this.log.error({ err: (e as Error).name }, 'claiming webhook deliveries failed');
       }
       if (batch.length === 0) {
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, this.opts.idlePollMs);
-          this.wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
-        this.wake = undefined;
+        await this.idle.sleep(this.opts.idlePollMs);
         continue;
       }
       await Promise.all(batch.map((d) => this.deliver(d)));

@@ -1,0 +1,54 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openSqlite, type SqliteHandle } from './sqlite.js';
+
+let dir: string;
+let handle: SqliteHandle | undefined;
+
+afterEach(async () => {
+  await handle?.close();
+  handle = undefined;
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function open(): { handle: SqliteHandle; file: string } {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tidings-sqlite-'));
+  const file = path.join(dir, 'test.db');
+  handle = openSqlite(file);
+  return { handle, file };
+}
+
+describe('embedded SQLite connection', () => {
+  it('reuses one prepared statement per SQL text', () => {
+    const { handle: h } = open();
+    const a = h.database.prepare('select 1 as one');
+    const b = h.database.prepare('select 1 as one');
+    expect(a).toBe(b);
+    expect(a.all([])).toEqual([{ one: 1 }]);
+  });
+
+  it('checkpoints the write-ahead log from the worker thread', async () => {
+    const { handle: h, file } = open();
+    h.database.prepare('create table t (v text)').run([]);
+    const insert = h.database.prepare('insert into t (v) values (?)');
+    for (let i = 0; i < 2000; i++) insert.run(['x'.repeat(500)]);
+    // Far below the fallback threshold: the main connection has not copied pages back.
+    const before = fs.statSync(file).size;
+    expect(fs.statSync(`${file}-wal`).size).toBeGreaterThan(1_000_000);
+    const deadline = Date.now() + 5000;
+    while (fs.statSync(file).size <= before + 1_000_000 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(fs.statSync(file).size).toBeGreaterThan(before + 1_000_000);
+  });
+
+  it('closes cleanly, stopping the checkpointer', async () => {
+    const { handle: h } = open();
+    await h.close();
+    await h.close(); // idempotent
+    expect(() => h.database.prepare('select 2')).toThrow();
+    handle = undefined;
+  });
+});
