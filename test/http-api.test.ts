@@ -379,7 +379,7 @@ describe.each(DIALECTS)('HTTP API on %s', (dialect) => {
     });
 
     it('refuses a key once it is revoked', async () => {
-      const k = await t.rt.apiKeys.create(orgA.orgId, 'short-lived', ACTOR);
+      const k = await t.rt.apiKeys.create(orgA.orgId, { name: 'short-lived' }, ACTOR);
       expect((await http.call('GET', '/v1/messages?limit=1', { key: k.apiKey })).status).toBe(200);
       expect(await t.rt.apiKeys.revoke(orgA.orgId, k.id, ACTOR)).toBe(true);
       await http.expectError(401, 'unauthenticated', 'GET', '/v1/messages', { key: k.apiKey });

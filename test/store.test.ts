@@ -258,8 +258,8 @@ describe.each(DIALECTS)('store on %s', (dialect) => {
   });
 
   it('authenticates API keys by hash and honours revocation at once', async () => {
-    const k = await t.rt.apiKeys.create(orgId, 'second', actor);
-    expect(await t.rt.apiKeys.authenticate(k.apiKey)).toEqual({ orgId, keyId: k.id });
+    const k = await t.rt.apiKeys.create(orgId, { name: 'second' }, actor);
+    expect(await t.rt.apiKeys.authenticate(k.apiKey)).toMatchObject({ orgId, keyId: k.id });
     const stored = await t.rt.store.db
       .selectFrom('api_keys')
       .select('hash')
@@ -273,8 +273,8 @@ describe.each(DIALECTS)('store on %s', (dialect) => {
   });
 
   it('honours a revocation made by another process within the cache time', async () => {
-    const k = await t.rt.apiKeys.create(orgId, 'third', actor);
-    expect(await t.rt.apiKeys.authenticate(k.apiKey)).toEqual({ orgId, keyId: k.id });
+    const k = await t.rt.apiKeys.create(orgId, { name: 'third' }, actor);
+    expect(await t.rt.apiKeys.authenticate(k.apiKey)).toMatchObject({ orgId, keyId: k.id });
     // Another process (the CLI, a second server) revokes it: this one trusts its cache only
     // until AUTH_CACHE_MS has passed.
     expect(await new ApiKeys(t.rt.store).revoke(orgId, k.id, actor)).toBe(true);

@@ -11,11 +11,19 @@ import { Runtime, type Role } from '../runtime/index.js';
 import { createLogger } from '../observability/index.js';
 import { AppError } from '../errors/index.js';
 import { verifyAudit, type Actor } from '../audit/index.js';
-import { PROGRAMS, type Program } from '../messaging/index.js';
+import { PROGRAMS, parseIsoDateTime, type Program } from '../messaging/index.js';
+import { DEFAULT_SCOPES, SCOPES, parseScopes } from '../identity/index.js';
 
 const CLI_ACTOR: Actor = { type: 'cli', id: 'operator' };
 
 class UsageError extends Error {}
+
+/** An ISO 8601 time given on the command line, as epoch ms. */
+function cliTime(value: string): number {
+  const t = parseIsoDateTime(value);
+  if (t === null) throw new AppError('validation_failed', 'Give the time in ISO 8601.');
+  return t;
+}
 
 function print(json: boolean, value: unknown, human: string): void {
   process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${human}\n`);
@@ -148,11 +156,21 @@ export function buildCli(): Command {
     .command('create')
     .requiredOption('--org <orgId>', 'organisation id')
     .option('--name <name>', 'what the key is for', 'default')
+    .option('--scopes <list>', `comma-separated: ${SCOPES.join(', ')}`, DEFAULT_SCOPES.join(','))
+    .option('--expires <time>', 'ISO 8601 time after which the key stops working')
     .option('--json', 'print {"id","apiKey"} as JSON')
-    .action((o: { org: string; name: string; json?: boolean }) =>
+    .action((o: { org: string; name: string; scopes: string; expires?: string; json?: boolean }) =>
       withRuntime(async (rt) => {
         if (!(await rt.orgs.get(o.org))) throw new AppError('not_found', 'No such organisation.');
-        const k = await rt.apiKeys.create(o.org, o.name, CLI_ACTOR);
+        const k = await rt.apiKeys.create(
+          o.org,
+          {
+            name: o.name,
+            scopes: parseScopes(o.scopes),
+            expiresAt: o.expires === undefined ? undefined : cliTime(o.expires),
+          },
+          CLI_ACTOR,
+        );
         print(Boolean(o.json), k, `api key ${k.id}\n${k.apiKey}\n(shown once; store it now)`);
       }),
     );
@@ -169,7 +187,13 @@ export function buildCli(): Command {
           keys
             .map(
               (k) =>
-                `${k.id}  ${k.prefix}…  ${k.name}  ${k.revokedAt ? `revoked ${k.revokedAt}` : 'active'}`,
+                `${k.id}  ${k.prefix}…  ${k.name}  [${k.scopes.join(',')}]  ${
+                  k.revokedAt
+                    ? `revoked ${k.revokedAt}`
+                    : k.expiresAt
+                      ? `expires ${k.expiresAt}`
+                      : 'active'
+                }`,
             )
             .join('\n') || '(none)',
         );

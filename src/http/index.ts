@@ -20,35 +20,52 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Runtime } from '../runtime/index.js';
-import type { ApiKeyPrincipal } from '../identity/index.js';
+import { authorize, type Access, type Principal } from '../identity/access.js';
 import { AppError } from '../errors/index.js';
 import { handleClientError, handleError, handleNotFound } from './errors.js';
-import { routes } from './v1/routes.js';
+import { routes } from './v1/index.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    principal?: ApiKeyPrincipal;
+    principal?: Principal;
   }
 }
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
-/** The integrators' API: every route requires an API key. */
+function declaresAccess(a: unknown): a is Access {
+  if (typeof a !== 'object' || a === null) return false;
+  return 'public' in a || 'session' in a || ('roles' in a && 'scopes' in a);
+}
+
+/**
+ * The versioned API. A caller is an API key (`Authorization: Bearer`) or a person's session;
+ * each route's declared access decides, before validation, whether the caller may go on.
+ */
 function apiPlugin(rt: Runtime): FastifyPluginAsync {
   return (app) => {
     app.addHook('onRequest', async (req) => {
       const m = BEARER.exec(req.headers.authorization ?? '');
-      const p = m?.[1] ? await rt.apiKeys.authenticate(m[1]) : null;
-      if (!p) throw new AppError('unauthenticated');
-      req.principal = p;
+      if (m?.[1]) {
+        const p = await rt.apiKeys.authenticate(m[1]);
+        if (!p) throw new AppError('unauthenticated');
+        req.principal = p;
+      }
     });
     const typed = app.withTypeProvider<ZodTypeProvider>();
     for (const r of routes) {
-      if (r.access !== 'api_key') throw new Error(`route ${r.method} ${r.url} declares no access`);
+      if (!declaresAccess(r.access))
+        throw new Error(`route ${r.method} ${r.url} declares no access`);
+      const access = r.access;
       typed.route({
         method: r.method,
         url: r.url,
         schema: { ...r.schema, summary: r.summary, security: [{ bearerAuth: [] }] },
+        // Before the body is read: a caller without access learns nothing about its input.
+        onRequest: (req, _reply, done) => {
+          const decision = authorize(access, req.principal);
+          done(decision === 'allow' ? undefined : new AppError(decision));
+        },
         handler: (req, reply) => r.handler(rt, req, reply),
       });
     }

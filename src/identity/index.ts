@@ -1,5 +1,7 @@
 /**
  * @module identity
- * Who is calling: API keys now; users, roles, MFA and sessions later.
+ * Who is calling and what they may do: API keys with scopes, people with roles, second
+ * factors, sessions and emergency access.
  */
-export { ApiKeys, type ApiKeyInfo, type ApiKeyPrincipal } from './api-keys.js';
+export { ApiKeys, parseScopes, type ApiKeyInfo, type NewApiKey } from './api-keys.js';
+export * from './access.js';

@@ -115,7 +115,7 @@ export class Organisations {
             ],
             now,
           );
-          const key = await this.apiKeys.createInTx(tx, orgId, 'default', actor, now);
+          const key = await this.apiKeys.createInTx(tx, orgId, { name: 'default' }, actor, now);
           return { orgId, apiKey: key.apiKey, apiKeyId: key.id, sender };
         });
       } catch (e) {

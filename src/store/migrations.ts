@@ -178,9 +178,115 @@ const m0001: Migration = {
   },
 };
 
+/** People, sessions, second factors, API-key scopes and emergency access (identity). */
+const m0002: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('users')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('email', 'text', (c) => c.notNull())
+      .addColumn('role', 'text', (c) => c.notNull())
+      .addColumn('password_hash', 'text')
+      .addColumn('setup_token_hash', 'text')
+      .addColumn('setup_expires_at', 'bigint')
+      .addColumn('totp_secret_enc', 'text')
+      .addColumn('mfa_enrolled_at', 'bigint')
+      .addColumn('failed_logins', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('locked_until', 'bigint')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addColumn('disabled_at', 'bigint')
+      .addPrimaryKeyConstraint('users_pk', ['org_id', 'id'])
+      .execute();
+    await db.schema
+      .createIndex('users_org_email')
+      .unique()
+      .on('users')
+      .columns(['org_id', 'email'])
+      .execute();
+    await db.schema.createIndex('users_email').on('users').column('email').execute();
+    await db.schema
+      .createIndex('users_setup_token')
+      .unique()
+      .on('users')
+      .column('setup_token_hash')
+      .execute();
+
+    await db.schema
+      .createTable('recovery_codes')
+      .addColumn('org_id', 'text', (c) => c.notNull())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('code_hash', 'text', (c) => c.notNull())
+      .addColumn('used_at', 'bigint')
+      .addPrimaryKeyConstraint('recovery_codes_pk', ['org_id', 'user_id', 'code_hash'])
+      .addForeignKeyConstraint('recovery_codes_user', ['org_id', 'user_id'], 'users', [
+        'org_id',
+        'id',
+      ])
+      .execute();
+
+    await db.schema
+      .createTable('sessions')
+      .addColumn('org_id', 'text', (c) => c.notNull())
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('token_hash', 'text', (c) => c.notNull())
+      .addColumn('csrf_hash', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('last_seen_at', 'bigint', (c) => c.notNull())
+      .addColumn('idle_timeout_ms', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('mfa_verified_at', 'bigint')
+      .addColumn('revoked_at', 'bigint')
+      .addColumn('ip', 'text')
+      .addPrimaryKeyConstraint('sessions_pk', ['org_id', 'id'])
+      .addForeignKeyConstraint('sessions_user', ['org_id', 'user_id'], 'users', ['org_id', 'id'])
+      .execute();
+    await db.schema
+      .createIndex('sessions_token')
+      .unique()
+      .on('sessions')
+      .column('token_hash')
+      .execute();
+    await db.schema
+      .createIndex('sessions_user')
+      .on('sessions')
+      .columns(['org_id', 'user_id'])
+      .execute();
+
+    await db.schema
+      .createTable('break_glass_grants')
+      .addColumn('org_id', 'text', (c) => c.notNull())
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('reason_enc', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('ended_at', 'bigint')
+      .addPrimaryKeyConstraint('break_glass_grants_pk', ['org_id', 'id'])
+      .addForeignKeyConstraint('break_glass_user', ['org_id', 'user_id'], 'users', ['org_id', 'id'])
+      .execute();
+
+    await db.schema
+      .alterTable('organisations')
+      .addColumn('session_idle_minutes', 'integer', (c) => c.notNull().defaultTo(15))
+      .execute();
+    await db.schema
+      .alterTable('api_keys')
+      .addColumn('scopes', 'text', (c) =>
+        c.notNull().defaultTo('messages:send,messages:read,webhooks:write'),
+      )
+      .execute();
+    await db.schema.alterTable('api_keys').addColumn('expires_at', 'bigint').execute();
+    await db.schema.alterTable('api_keys').addColumn('created_by', 'text').execute();
+  },
+};
+
 /** Every migration, in order. Names sort lexically, as Kysely requires. */
 export const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
+  '0002_identity': m0002,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -4,6 +4,8 @@
  * dialects). Columns ending in `_enc` hold envelope ciphertext (see crypto); columns ending
  * in `_index` hold keyed blind indexes. Each table is owned by one module, named here.
  */
+import type { Generated } from 'kysely';
+
 /** Owned by orgs. */
 export interface OrganisationsTable {
   id: string;
@@ -11,6 +13,8 @@ export interface OrganisationsTable {
   webhook_url: string | null;
   webhook_secret_enc: string | null;
   created_at: number;
+  /** Automatic logoff after this many idle minutes. */
+  session_idle_minutes: Generated<number>;
 }
 
 /** Owned by crypto (keyring persistence, via store/keyring-repo). */
@@ -33,6 +37,66 @@ export interface ApiKeysTable {
   created_at: number;
   last_used_at: number | null;
   revoked_at: number | null;
+  /** Comma-separated scopes (identity/access SCOPES). */
+  scopes: string;
+  expires_at: number | null;
+  /** Actor that created the key, as `type:id`. */
+  created_by: string | null;
+}
+
+/** Owned by identity (users). */
+export interface UsersTable {
+  org_id: string;
+  id: string;
+  /** Lower-cased; unique within the organisation. Workforce address, not patient data. */
+  email: string;
+  role: string;
+  /** argon2id PHC string; null until the user has used the set-up link. */
+  password_hash: string | null;
+  setup_token_hash: string | null;
+  setup_expires_at: number | null;
+  totp_secret_enc: string | null;
+  mfa_enrolled_at: number | null;
+  failed_logins: Generated<number>;
+  locked_until: number | null;
+  created_at: number;
+  updated_at: number;
+  disabled_at: number | null;
+}
+
+/** Owned by identity (users). */
+export interface RecoveryCodesTable {
+  org_id: string;
+  user_id: string;
+  code_hash: string;
+  used_at: number | null;
+}
+
+/** Owned by identity (sessions). */
+export interface SessionsTable {
+  org_id: string;
+  id: string;
+  user_id: string;
+  token_hash: string;
+  csrf_hash: string;
+  created_at: number;
+  last_seen_at: number;
+  idle_timeout_ms: number;
+  expires_at: number;
+  mfa_verified_at: number | null;
+  revoked_at: number | null;
+  ip: string | null;
+}
+
+/** Owned by identity (break-glass). */
+export interface BreakGlassGrantsTable {
+  org_id: string;
+  id: string;
+  user_id: string;
+  reason_enc: string;
+  created_at: number;
+  expires_at: number;
+  ended_at: number | null;
 }
 
 /** Owned by orgs. */
@@ -153,4 +217,8 @@ export interface Database {
   audit_events: AuditEventsTable;
   audit_heads: AuditHeadsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  users: UsersTable;
+  recovery_codes: RecoveryCodesTable;
+  sessions: SessionsTable;
+  break_glass_grants: BreakGlassGrantsTable;
 }

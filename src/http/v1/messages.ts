@@ -1,22 +1,11 @@
 /**
- * @module http/v1/routes
- * The integrators' API, one line per endpoint: method, path, who may call it, schema,
- * handler. Every route declares its access; the plugin refuses a route that does not.
+ * @module http/v1/messages
+ * Sending and reading messages, and the organisation's status webhook.
  */
 import { z } from 'zod';
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Runtime } from '../../runtime/index.js';
 import { MESSAGE_STATUSES, PROGRAMS } from '../../messaging/index.js';
 import { AppError } from '../../errors/index.js';
-import type { Actor } from '../../audit/index.js';
-import type { ApiKeyPrincipal } from '../../identity/index.js';
-
-/** Who may call a route. (Roles and scopes arrive with the security issue.) */
-export type Access = 'api_key';
-
-const errorEnvelope = z.object({
-  error: z.object({ code: z.string(), message: z.string() }),
-});
+import { actor, errors, principal, type RouteDef } from './route-def.js';
 
 const messageView = z.object({
   id: z.string(),
@@ -73,43 +62,11 @@ const listResponse = z.object({ data: z.array(messageView), nextCursor: z.string
 
 const webhookBody = z.object({ url: z.url().max(2000).nullable() });
 
-function principal(req: FastifyRequest): ApiKeyPrincipal {
-  if (!req.principal) throw new AppError('unauthenticated');
-  return req.principal;
-}
-
-function actorOf(p: ApiKeyPrincipal): Actor {
-  return { type: 'api_key', id: p.keyId };
-}
-
-export interface RouteDef {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
-  url: string;
-  access: Access;
-  summary: string;
-  schema: {
-    body?: z.ZodType;
-    querystring?: z.ZodType;
-    params?: z.ZodType;
-    headers?: z.ZodType;
-    response?: Record<number, z.ZodType>;
-  };
-  handler: (rt: Runtime, req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
-}
-
-const errors = {
-  400: errorEnvelope,
-  401: errorEnvelope,
-  404: errorEnvelope,
-  409: errorEnvelope,
-  422: errorEnvelope,
-};
-
-export const routes: RouteDef[] = [
+export const messageRoutes: RouteDef[] = [
   {
     method: 'POST',
     url: '/v1/messages',
-    access: 'api_key',
+    access: { roles: ['provider', 'staff'], scopes: ['messages:send'] },
     summary: 'Send a text message',
     schema: {
       body: sendBody,
@@ -121,7 +78,7 @@ export const routes: RouteDef[] = [
       const body = req.body as z.infer<typeof sendBody>;
       const key = (req.headers as z.infer<typeof idempotencyHeaders>)['idempotency-key'];
       try {
-        const res = await rt.messaging.accept(p.orgId, actorOf(p), {
+        const res = await rt.messaging.accept(p.orgId, actor(req), {
           ...body,
           idempotencyKey: key,
         });
@@ -138,63 +95,63 @@ export const routes: RouteDef[] = [
   {
     method: 'GET',
     url: '/v1/messages',
-    access: 'api_key',
+    access: { roles: ['admin', 'provider', 'staff'], scopes: ['messages:read'] },
     summary: 'List messages, newest first',
     schema: { querystring: listQuery, response: { 200: listResponse, ...errors } },
     handler: async (rt, req) => {
       const p = principal(req);
-      return rt.messaging.list(p.orgId, req.query as z.infer<typeof listQuery>, actorOf(p));
+      return rt.messaging.list(p.orgId, req.query as z.infer<typeof listQuery>, actor(req));
     },
   },
   {
     method: 'POST',
     url: '/v1/messages/search',
-    access: 'api_key',
+    access: { roles: ['admin', 'provider', 'staff'], scopes: ['messages:read'] },
     summary: 'List messages to one recipient',
     schema: { body: searchBody, response: { 200: listResponse, ...errors } },
     handler: async (rt, req) => {
       const p = principal(req);
-      return rt.messaging.list(p.orgId, req.body as z.infer<typeof searchBody>, actorOf(p));
+      return rt.messaging.list(p.orgId, req.body as z.infer<typeof searchBody>, actor(req));
     },
   },
   {
     method: 'GET',
     url: '/v1/messages/:id',
-    access: 'api_key',
+    access: { roles: ['provider', 'staff'], scopes: ['messages:read'] },
     summary: 'Read one message',
     schema: { params: idParams, response: { 200: messageView, ...errors } },
     handler: async (rt, req) => {
       const p = principal(req);
-      return rt.messaging.get(p.orgId, (req.params as z.infer<typeof idParams>).id, actorOf(p));
+      return rt.messaging.get(p.orgId, (req.params as z.infer<typeof idParams>).id, actor(req));
     },
   },
   {
     method: 'POST',
     url: '/v1/messages/:id/cancel',
-    access: 'api_key',
+    access: { roles: ['provider', 'staff'], scopes: ['messages:send'] },
     summary: 'Cancel a queued message',
     schema: { params: idParams, response: { 200: messageView, ...errors } },
     handler: async (rt, req) => {
       const p = principal(req);
-      return rt.messaging.cancel(p.orgId, (req.params as z.infer<typeof idParams>).id, actorOf(p));
+      return rt.messaging.cancel(p.orgId, (req.params as z.infer<typeof idParams>).id, actor(req));
     },
   },
   {
     method: 'PUT',
     url: '/v1/webhook',
-    access: 'api_key',
+    access: { roles: ['admin'], scopes: ['webhooks:write'] },
     summary: 'Set or clear the status webhook',
     schema: { body: webhookBody, response: { ...errors } },
     handler: async (rt, req) => {
       const p = principal(req);
       const { url } = req.body as z.infer<typeof webhookBody>;
-      return rt.orgs.setWebhook(p.orgId, url, actorOf(p));
+      return rt.orgs.setWebhook(p.orgId, url, actor(req));
     },
   },
   {
     method: 'GET',
     url: '/v1/webhook/deliveries',
-    access: 'api_key',
+    access: { roles: ['admin'], scopes: ['webhooks:write'] },
     summary: 'Recent webhook deliveries',
     schema: { response: { ...errors } },
     handler: async (rt, req) => ({ data: await rt.webhooks.list(principal(req).orgId) }),

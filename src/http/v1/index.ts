@@ -1,0 +1,11 @@
+/**
+ * @module http/v1
+ * Every route of the versioned API, from each area's file. The authorisation-matrix test
+ * walks this list.
+ */
+import type { RouteDef } from './route-def.js';
+import { messageRoutes } from './messages.js';
+
+export type { RouteDef } from './route-def.js';
+
+export const routes: readonly RouteDef[] = [...messageRoutes];
