@@ -5,10 +5,16 @@
  * the previous event's hash and its own SHA-256 over a canonical encoding, so any edit,
  * deletion or reordering breaks verification at a named sequence number. Events are
  * appended in the caller's transaction, so an event exists exactly when its change does.
- * Details never carry PHI: ids, counts and codes only.
+ * Details never carry PHI: ids, counts and codes only; an event about a patient names them
+ * by the blind index of their number. Beside this file: the hash encoding (chain.ts), the
+ * Ed25519 signing keys (signing.ts), signed checkpoints (checkpoints.ts), verification
+ * (verify.ts), exports (export.ts), the auditor's queries (query.ts) and the service the CLI,
+ * API and worker use (service.ts).
  */
-import { createHash } from 'node:crypto';
 import { insertRows, type Db, type Dialect } from '../store/index.js';
+import { GENESIS_HASH, hashEvent, type ChainedFields } from './chain.js';
+
+export { GENESIS_HASH, hashEvent, type ChainedFields } from './chain.js';
 
 /** Every audited action, with the rule it serves. */
 export const AUDIT_ACTIONS = {
@@ -25,6 +31,34 @@ export const AUDIT_ACTIONS = {
   'message.read': '164.312(b)',
   'message.listed': '164.312(b)',
   'inbound.received': '164.312(b)',
+  'keys.rotated': '164.312(a)(2)(iv)',
+  'keys.data_rotated': '164.312(a)(2)(iv)',
+  'keys.master_retired': '164.312(a)(2)(iv)',
+  'keys.shredded': '164.310(d)(2)(i)',
+  'user.created': '164.308(a)(4)',
+  'user.setup_link_issued': '164.308(a)(4)',
+  'user.password_set': '164.312(d)',
+  'user.role_changed': '164.308(a)(4)',
+  'user.disabled': '164.308(a)(3)(ii)(C)',
+  'user.enabled': '164.308(a)(4)',
+  'login.succeeded': '164.308(a)(5)(ii)(C)',
+  'login.failed': '164.308(a)(5)(ii)(C)',
+  'login.locked_out': '164.308(a)(5)(ii)(C)',
+  logout: '164.312(a)(2)(iii)',
+  'session.expired': '164.312(a)(2)(iii)',
+  'sessions.revoked': '164.312(a)(1)',
+  'mfa.enrolment_started': '164.312(d)',
+  'mfa.enrolled': '164.312(d)',
+  'mfa.verified': '164.312(d)',
+  'mfa.failed': '164.312(d)',
+  'mfa.reset': '164.312(d)',
+  'org.settings_changed': '164.312(b)',
+  'breakglass.granted': '164.312(a)(2)(ii)',
+  'breakglass.ended': '164.312(a)(2)(ii)',
+  'audit.read': '164.312(b)',
+  'audit.exported': '164.312(b)',
+  'audit.disclosures_read': '164.528',
+  'audit.signing_key_created': '164.312(c)(1)',
 } as const;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;
@@ -46,21 +80,11 @@ export interface AuditEntry {
   targetType: string;
   targetId: string;
   details?: AuditDetails;
-}
-
-export const GENESIS_HASH = '0'.repeat(64);
-
-interface ChainedFields {
-  org_id: string;
-  seq: number;
-  at: number;
-  actor_type: string;
-  actor_id: string;
-  action: string;
-  target_type: string;
-  target_id: string;
-  details: string;
-  prev_hash: string;
+  /**
+   * Blind index of the patient's number the event concerns (never the number), so an
+   * accounting of disclosures (45 CFR 164.528) can find it. Part of the event's hash.
+   */
+  subjectIndex?: string | undefined;
 }
 
 /** Details as canonical JSON: keys sorted, so the same details always hash the same. */
@@ -73,24 +97,6 @@ function canonicalDetails(details: AuditDetails | undefined): string {
         .map((k) => [k, d[k]]),
     ),
   );
-}
-
-/** SHA-256 over a fixed-order JSON array of every chained field. */
-export function hashEvent(e: ChainedFields): string {
-  const canonical = JSON.stringify([
-    'tidings-audit-v1',
-    e.org_id,
-    Number(e.seq),
-    Number(e.at),
-    e.actor_type,
-    e.actor_id,
-    e.action,
-    e.target_type,
-    e.target_id,
-    e.details,
-    e.prev_hash,
-  ]);
-  return createHash('sha256').update(canonical, 'utf8').digest('hex');
 }
 
 /**
@@ -134,6 +140,7 @@ export async function appendAudit(
         target_id: e.targetId,
         details: canonicalDetails(e.details),
         prev_hash: prev,
+        subject_index: e.subjectIndex ?? null,
       };
       prev = hashEvent(fields);
       return { ...fields, hash: prev };
@@ -147,62 +154,36 @@ export async function appendAudit(
   }
 }
 
-export interface AuditBreak {
-  orgId: string;
-  seq: number;
-  reason: 'hash_mismatch' | 'prev_hash_mismatch' | 'sequence_gap' | 'head_mismatch';
-}
-
-export interface VerifyResult {
-  ok: boolean;
-  events: number;
-  organisations: number;
-  firstBreak?: AuditBreak;
-}
-
-/** Re-computes every chain; stops at the first broken event. */
-export async function verifyAudit(db: Db, orgId?: string): Promise<VerifyResult> {
-  let heads = db.selectFrom('audit_heads').select(['org_id', 'seq', 'hash']).orderBy('org_id');
-  if (orgId) heads = heads.where('org_id', '=', orgId);
-  let events = 0;
-  const list = await heads.execute();
-  for (const head of list) {
-    let expectedSeq = 1;
-    let prev = GENESIS_HASH;
-    for (;;) {
-      const page = await db
-        .selectFrom('audit_events')
-        .selectAll()
-        .where('org_id', '=', head.org_id)
-        .where('seq', '>=', expectedSeq)
-        .orderBy('seq')
-        .limit(1000)
-        .execute();
-      if (page.length === 0) break;
-      for (const e of page) {
-        const seq = Number(e.seq);
-        const brk = (reason: AuditBreak['reason'], at: number): VerifyResult => ({
-          ok: false,
-          events,
-          organisations: list.length,
-          firstBreak: { orgId: head.org_id, seq: at, reason },
-        });
-        if (seq !== expectedSeq) return brk('sequence_gap', expectedSeq);
-        if (e.prev_hash !== prev) return brk('prev_hash_mismatch', seq);
-        if (hashEvent({ ...e, seq, at: Number(e.at) }) !== e.hash) return brk('hash_mismatch', seq);
-        prev = e.hash;
-        expectedSeq += 1;
-        events += 1;
-      }
-    }
-    if (Number(head.seq) !== expectedSeq - 1 || head.hash !== prev) {
-      return {
-        ok: false,
-        events,
-        organisations: list.length,
-        firstBreak: { orgId: head.org_id, seq: expectedSeq, reason: 'head_mismatch' },
-      };
-    }
-  }
-  return { ok: true, events, organisations: list.length };
-}
+export {
+  verifyAudit,
+  verifyChain,
+  type AuditBreak,
+  type BreakReason,
+  type VerifyOptions,
+  type VerifyResult,
+} from './verify.js';
+export {
+  AuditService,
+  DEFAULT_CHECK_INTERVAL_MS,
+  MAX_ACCOUNTING_EVENTS,
+  type AuditServiceOptions,
+  type EventQuery,
+} from './service.js';
+export {
+  parsePublicKeys,
+  signingKeyId,
+  SIGNING_ALGORITHM,
+  type KeyWrapper,
+  type PublicKeyInfo,
+  type TrustedKeys,
+} from './signing.js';
+export { type Checkpoint } from './verify.js';
+export { type CheckpointPolicy, type CheckpointRun } from './checkpoints.js';
+export { type AuditEventView, type EventPage } from './query.js';
+export {
+  EXPORT_FORMATS,
+  verifyExportFile,
+  type ExportFormat,
+  type ExportRange,
+  type FileVerifyResult,
+} from './export.js';

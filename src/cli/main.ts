@@ -10,9 +10,12 @@ import { ConfigError, loadConfig } from '../config/index.js';
 import { Runtime, type Role } from '../runtime/index.js';
 import { createLogger } from '../observability/index.js';
 import { AppError } from '../errors/index.js';
-import { verifyAudit, type Actor } from '../audit/index.js';
+import type { Actor } from '../audit/index.js';
 import { PROGRAMS, parseIsoDateTime, type Program } from '../messaging/index.js';
-import { DEFAULT_SCOPES, SCOPES, parseScopes } from '../identity/index.js';
+import { DEFAULT_SCOPES, ROLES, SCOPES, parseScopes } from '../identity/index.js';
+import { setupLink } from '../identity/users.js';
+import { addKeyCommands } from './keys.js';
+import { addAuditCommands } from './audit.js';
 
 const CLI_ACTOR: Actor = { type: 'cli', id: 'operator' };
 
@@ -48,12 +51,19 @@ async function serve(role: Role): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
   const rt = await Runtime.open(config, { log });
-  if (role !== 'api') rt.startWorkers();
-  if (role !== 'worker') {
-    const address = await rt.listen();
-    log.info({ address, role }, 'tidings listening');
-  } else {
-    log.info({ role }, 'tidings worker running');
+  try {
+    if (role !== 'api') rt.startWorkers();
+    if (role !== 'worker') {
+      const address = await rt.listen();
+      log.info({ address, role }, 'tidings listening');
+    } else {
+      log.info({ role }, 'tidings worker running');
+    }
+  } catch (e) {
+    // A server that cannot start (unreadable TLS files, port taken) stops its workers and
+    // exits rather than running on headless.
+    await rt.close();
+    throw e;
   }
   let stopping = false;
   const stop = (signal: string) => {
@@ -212,6 +222,107 @@ export function buildCli(): Command {
       }),
     );
 
+  const user = cli.command('user').description('people who sign in (console and API sessions)');
+  user
+    .command('create')
+    .requiredOption('--org <orgId>', 'organisation id')
+    .requiredOption('--email <email>', 'e-mail address (unique in the organisation)')
+    .requiredOption('--role <role>', ROLES.join(' | '))
+    .option('--json', 'print {"user","setupLink"} as JSON')
+    .action((o: { org: string; email: string; role: string; json?: boolean }) =>
+      withRuntime(async (rt) => {
+        if (!(await rt.orgs.get(o.org))) throw new AppError('not_found', 'No such organisation.');
+        const r = await rt.users.create(o.org, o.email, o.role, CLI_ACTOR);
+        const link = setupLink(rt.config.publicUrl, r.setupToken);
+        print(
+          Boolean(o.json),
+          { user: r.user, setupLink: link },
+          `user ${r.user.id} (${r.user.role})\nset-up link (one use, 72 hours):\n${link}`,
+        );
+      }),
+    );
+  user
+    .command('list')
+    .requiredOption('--org <orgId>', 'organisation id')
+    .option('--json', 'print JSON')
+    .action((o: { org: string; json?: boolean }) =>
+      withRuntime(async (rt) => {
+        const users = await rt.users.list(o.org);
+        print(
+          Boolean(o.json),
+          users,
+          users
+            .map(
+              (u) =>
+                `${u.id}  ${u.email}  ${u.role}  ${u.mfaEnrolled ? 'mfa' : 'no-mfa'}${u.disabled ? '  disabled' : ''}`,
+            )
+            .join('\n') || '(none)',
+        );
+      }),
+    );
+  user
+    .command('set-role')
+    .requiredOption('--org <orgId>', 'organisation id')
+    .requiredOption('--id <userId>', 'user id')
+    .requiredOption('--role <role>', ROLES.join(' | '))
+    .action((o: { org: string; id: string; role: string }) =>
+      withRuntime(async (rt) => {
+        const u = await rt.users.update(o.org, o.id, { role: o.role }, CLI_ACTOR);
+        print(false, u, `user ${u.id} is now ${u.role}`);
+      }),
+    );
+  for (const [name, disabled] of [
+    ['disable', true],
+    ['enable', false],
+  ] as const) {
+    user
+      .command(name)
+      .requiredOption('--org <orgId>', 'organisation id')
+      .requiredOption('--id <userId>', 'user id')
+      .action((o: { org: string; id: string }) =>
+        withRuntime(async (rt) => {
+          await rt.users.update(o.org, o.id, { disabled }, CLI_ACTOR);
+          if (disabled) await rt.sessions.revokeAll(o.org, o.id, CLI_ACTOR);
+          print(false, null, `user ${o.id} ${disabled ? 'disabled and signed out' : 'enabled'}`);
+        }),
+      );
+  }
+  user
+    .command('revoke-sessions')
+    .description('sign a user out everywhere (lost or stolen device)')
+    .requiredOption('--org <orgId>', 'organisation id')
+    .requiredOption('--id <userId>', 'user id')
+    .action((o: { org: string; id: string }) =>
+      withRuntime(async (rt) => {
+        if (!(await rt.users.get(o.org, o.id))) throw new AppError('user_not_found');
+        const n = await rt.sessions.revokeAll(o.org, o.id, CLI_ACTOR);
+        print(false, null, `${n} session(s) ended`);
+      }),
+    );
+  user
+    .command('reset-mfa')
+    .description("remove a user's second factor; they enrol again at next sign-in")
+    .requiredOption('--org <orgId>', 'organisation id')
+    .requiredOption('--id <userId>', 'user id')
+    .action((o: { org: string; id: string }) =>
+      withRuntime(async (rt) => {
+        await rt.users.resetMfa(o.org, o.id, CLI_ACTOR);
+        await rt.sessions.revokeAll(o.org, o.id, CLI_ACTOR);
+        print(false, null, `second factor of ${o.id} removed; sessions ended`);
+      }),
+    );
+  user
+    .command('setup-link')
+    .description('issue a new one-time set-up link (forgotten password)')
+    .requiredOption('--org <orgId>', 'organisation id')
+    .requiredOption('--id <userId>', 'user id')
+    .action((o: { org: string; id: string }) =>
+      withRuntime(async (rt) => {
+        const r = await rt.users.resetSetupLink(o.org, o.id, CLI_ACTOR);
+        print(false, null, setupLink(rt.config.publicUrl, r.setupToken));
+      }),
+    );
+
   const sender = cli.command('sender').description('the numbers an organisation texts from');
   sender
     .command('list')
@@ -298,32 +409,19 @@ export function buildCli(): Command {
       }),
     );
 
-  const audit = cli.command('audit').description('the audit trail');
-  audit
-    .command('verify')
-    .description('re-compute every hash chain; exits 1 naming the first broken event')
-    .option('--org <orgId>', 'only this organisation')
-    .option('--json', 'print JSON')
-    .action((o: { org?: string; json?: boolean }) =>
-      withRuntime(async (rt) => {
-        const r = await verifyAudit(rt.store.db, o.org);
-        if (r.ok) {
-          print(
-            Boolean(o.json),
-            r,
-            `audit chain intact: ${r.events} events in ${r.organisations} organisation(s)`,
-          );
-        } else {
-          const b = r.firstBreak!;
-          print(
-            Boolean(o.json),
-            r,
-            `audit chain BROKEN at sequence ${b.seq} of ${b.orgId} (${b.reason})`,
-          );
-          process.exitCode = 1;
-        }
-      }),
-    );
+  addAuditCommands(cli, {
+    withRuntime,
+    print,
+    usage: (m) => new UsageError(m),
+    actor: CLI_ACTOR,
+  });
+
+  addKeyCommands(cli, {
+    withRuntime,
+    print,
+    usage: (m) => new UsageError(m),
+    actor: CLI_ACTOR,
+  });
 
   return cli;
 }

@@ -35,3 +35,25 @@ describe('loadConfig', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://u@h/db' }).databaseUrl).toBe('postgres://u@h/db');
   });
 });
+
+describe('key and transport settings', () => {
+  const key = Buffer.alloc(32, 7).toString('base64');
+
+  it('accepts a master key file instead of TIDINGS_MASTER_KEY, but not both', () => {
+    const c = loadConfig({ NODE_ENV: 'production', TIDINGS_MASTER_KEY_FILE: 'keys/master' });
+    expect(c.masterKeyFile).toMatch(/[/\\]keys[/\\]master$/);
+    expect(c.masterKey).toBeUndefined();
+    expect(() =>
+      loadConfig({ TIDINGS_MASTER_KEY: key, TIDINGS_MASTER_KEY_FILE: '/etc/tidings/keys' }),
+    ).toThrow(/TIDINGS_MASTER_KEY_FILE: set either/);
+  });
+
+  it('serves HTTPS only with both TLS files, naming the one missing', () => {
+    expect(loadConfig({}).tls).toBeUndefined();
+    expect(() => loadConfig({ TLS_CERT_FILE: '/c.pem' })).toThrow(/TLS_KEY_FILE: required/);
+    expect(() => loadConfig({ TLS_KEY_FILE: '/k.pem' })).toThrow(/TLS_CERT_FILE: required/);
+    const c = loadConfig({ TLS_CERT_FILE: '/c.pem', TLS_KEY_FILE: '/k.pem' });
+    expect(c.tls).toEqual({ certFile: '/c.pem', keyFile: '/k.pem' });
+    expect(c.publicUrl).toBe('https://127.0.0.1:3000');
+  });
+});

@@ -29,6 +29,11 @@ const schema = z.object({
     .string()
     .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded')
     .optional(),
+  /** A key file: one base64 master key per line, newest first (see runtime/master-keys). */
+  TIDINGS_MASTER_KEY_FILE: z.string().min(1).optional(),
+  /** PEM certificate chain and private key: both set → HTTPS (TLS 1.2+). */
+  TLS_CERT_FILE: z.string().min(1).optional(),
+  TLS_KEY_FILE: z.string().min(1).optional(),
   TIDINGS_CARRIER: z.enum(CARRIERS).default('simulator'),
   TIDINGS_SIM_LOG: z.string().min(1).optional(),
   TIDINGS_SIM_LATENCY_MS: z.coerce.number().int().min(0).max(60_000).default(200),
@@ -40,6 +45,9 @@ const schema = z.object({
   TIDINGS_DEFAULT_MPS: positiveInt.max(10_000).default(50),
   TIDINGS_MAX_ATTEMPTS: positiveInt.max(100).default(8),
   TIDINGS_DISPATCH_LEASE_MS: z.coerce.number().int().min(1_000).max(600_000).default(60_000),
+  TIDINGS_AUDIT_CHECKPOINT_EVENTS: positiveInt.max(1_000_000).default(1000),
+  TIDINGS_AUDIT_CHECKPOINT_MINUTES: positiveInt.max(1440).default(10),
+  TIDINGS_AUTH_RATE_LIMIT: positiveInt.max(10_000).default(20),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 
@@ -55,6 +63,10 @@ export interface Config {
   readonly databaseUrl: string | undefined;
   readonly publicUrl: string;
   readonly masterKey: string | undefined;
+  /** Absolute path of the master key file, when keys come from one the operator keeps. */
+  readonly masterKeyFile: string | undefined;
+  /** Serve HTTPS with these PEM files (absolute paths); `undefined` → plain HTTP. */
+  readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
   readonly carrier: CarrierKind;
   readonly simulator: { logFile: string | undefined; latencyMs: number; failureRate: number };
   readonly sendRegions: readonly string[];
@@ -62,6 +74,12 @@ export interface Config {
   readonly maxAttempts: number;
   /** How long a worker's claim on a job lasts; a crashed worker's jobs are retried after it. */
   readonly dispatchLeaseMs: number;
+  /** Sign each organisation's audit chain head every this many events … */
+  readonly auditCheckpointEvents: number;
+  /** … or when an unsigned event is this many minutes old. */
+  readonly auditCheckpointMinutes: number;
+  /** Requests per minute one client address may make to each sign-in endpoint. */
+  readonly authRateLimit: number;
   readonly logLevel: LogLevel;
 }
 
@@ -86,9 +104,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const c = parsed.data;
-  if (c.NODE_ENV === 'production' && !c.TIDINGS_MASTER_KEY) {
-    throw new ConfigError(['TIDINGS_MASTER_KEY: required when NODE_ENV=production']);
+  if (c.TIDINGS_MASTER_KEY && c.TIDINGS_MASTER_KEY_FILE) {
+    throw new ConfigError([
+      'TIDINGS_MASTER_KEY_FILE: set either TIDINGS_MASTER_KEY or TIDINGS_MASTER_KEY_FILE, not both',
+    ]);
   }
+  if (c.NODE_ENV === 'production' && !c.TIDINGS_MASTER_KEY && !c.TIDINGS_MASTER_KEY_FILE) {
+    throw new ConfigError([
+      'TIDINGS_MASTER_KEY: required when NODE_ENV=production (or set TIDINGS_MASTER_KEY_FILE)',
+    ]);
+  }
+  if (Boolean(c.TLS_CERT_FILE) !== Boolean(c.TLS_KEY_FILE)) {
+    throw new ConfigError([
+      c.TLS_CERT_FILE
+        ? 'TLS_KEY_FILE: required when TLS_CERT_FILE is set'
+        : 'TLS_CERT_FILE: required when TLS_KEY_FILE is set',
+    ]);
+  }
+  const tls =
+    c.TLS_CERT_FILE && c.TLS_KEY_FILE
+      ? Object.freeze({
+          certFile: path.resolve(c.TLS_CERT_FILE),
+          keyFile: path.resolve(c.TLS_KEY_FILE),
+        })
+      : undefined;
   const dataDir = path.resolve(c.TIDINGS_DATA_DIR);
   return Object.freeze({
     env: c.NODE_ENV,
@@ -96,8 +135,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: c.HOST,
     dataDir,
     databaseUrl: c.DATABASE_URL,
-    publicUrl: (c.PUBLIC_URL ?? `http://${c.HOST}:${c.PORT}`).replace(/\/$/, ''),
+    publicUrl: (c.PUBLIC_URL ?? `${tls ? 'https' : 'http'}://${c.HOST}:${c.PORT}`).replace(
+      /\/$/,
+      '',
+    ),
     masterKey: c.TIDINGS_MASTER_KEY,
+    masterKeyFile: c.TIDINGS_MASTER_KEY_FILE ? path.resolve(c.TIDINGS_MASTER_KEY_FILE) : undefined,
+    tls,
     carrier: c.TIDINGS_CARRIER,
     simulator: Object.freeze({
       logFile: c.TIDINGS_SIM_LOG ? path.resolve(c.TIDINGS_SIM_LOG) : undefined,
@@ -108,6 +152,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     defaultMps: c.TIDINGS_DEFAULT_MPS,
     maxAttempts: c.TIDINGS_MAX_ATTEMPTS,
     dispatchLeaseMs: c.TIDINGS_DISPATCH_LEASE_MS,
+    auditCheckpointEvents: c.TIDINGS_AUDIT_CHECKPOINT_EVENTS,
+    auditCheckpointMinutes: c.TIDINGS_AUDIT_CHECKPOINT_MINUTES,
+    authRateLimit: c.TIDINGS_AUTH_RATE_LIMIT,
     logLevel: c.LOG_LEVEL,
   });
 }

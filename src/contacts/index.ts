@@ -2,4 +2,9 @@
  * @module contacts
  * Patients and staff recipients. For now: phone number normalisation.
  */
-export { normalisePhone, normaliseReportedPhone, type PhonePolicy } from './phone.js';
+export {
+  normaliseLookupPhone,
+  normalisePhone,
+  normaliseReportedPhone,
+  type PhonePolicy,
+} from './phone.js';

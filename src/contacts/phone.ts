@@ -53,3 +53,23 @@ export function normaliseReportedPhone(input: string): string {
   if (parsed?.isPossible()) return parsed.number;
   return `+${input.replace(/\D/g, '')}`;
 }
+
+/**
+ * Normalisation for looking a patient up (accounting of disclosures): the same E.164 form
+ * `normalisePhone` and `normaliseReportedPhone` store, for any possible number, whatever its
+ * region or type; throws `invalid_phone_number` for text that cannot be a phone number.
+ */
+export function normaliseLookupPhone(input: string, policy: PhonePolicy): string {
+  const trimmed = input.trim();
+  if (trimmed.length === 0 || trimmed.length > 32 || !/^\+?[\d\s().-]+$/.test(trimmed)) {
+    throw new AppError('invalid_phone_number');
+  }
+  const defaultRegion = (policy.defaultRegion ?? policy.regions[0] ?? 'US') as Parameters<
+    typeof parsePhoneNumberFromString
+  >[1];
+  const parsed = parsePhoneNumberFromString(trimmed, defaultRegion);
+  if (parsed?.isPossible()) return parsed.number;
+  const digits = trimmed.replace(/\D/g, '');
+  if (trimmed.startsWith('+') && digits.length >= 3 && digits.length <= 15) return `+${digits}`;
+  throw new AppError('invalid_phone_number');
+}

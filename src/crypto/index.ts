@@ -1,13 +1,14 @@
 /**
  * @module crypto
  * Envelope encryption at rest (45 CFR 164.312(a)(2)(iv)): each organisation has AES-256-GCM
- * data keys wrapped by the master key (the key-encryption key). Every ciphertext names the
- * key that made it, so keys can rotate without re-reading old rows, and binds the row it
- * belongs to as associated data, so a ciphertext copied into another row fails to decrypt.
- * Phone lookups use a keyed HMAC blind index, never the plaintext. Keys are handed in;
- * this module looks nothing up.
+ * data keys, each wrapped by one of a keyring of versioned master keys (key-encryption keys,
+ * see orgs/keyrings). Every ciphertext names the key that made it, so keys can rotate
+ * without re-reading old rows, and binds the row it belongs to as associated data, so a
+ * ciphertext copied into another row fails to decrypt. Phone lookups use a keyed HMAC blind
+ * index, never the plaintext. Keys are handed in; this module looks nothing up.
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
+import { AppError } from '../errors/index.js';
 import { randomPoolBytes } from './random.js';
 
 const ALG = 'aes-256-gcm';
@@ -31,6 +32,19 @@ export interface Keyring {
   readonly dataKeys: ReadonlyMap<string, Buffer>;
   /** Key of the blind index; stable for the organisation's life so lookups keep working. */
   readonly indexKey: Buffer;
+  /** Data keys destroyed on purpose (crypto-shredding): what they protected is gone. */
+  readonly shreddedKeyIds?: ReadonlySet<string>;
+}
+
+/** A key-encryption key and its id (see `keyId`), which every key it wraps records. */
+export interface MasterKey {
+  readonly id: string;
+  readonly key: Buffer;
+}
+
+export function masterKey(key: Buffer): MasterKey {
+  if (key.length !== 32) throw new Error('a master key must be 32 bytes');
+  return { id: keyId(key), key };
 }
 
 export function generateKey(): Buffer {
@@ -86,7 +100,12 @@ export function decrypt(keyring: Keyring, aad: string, ciphertext: string): stri
     throw new DecryptionError('unknown format');
   }
   const key = keyring.dataKeys.get(kid);
-  if (!key) throw new DecryptionError('unknown key');
+  if (!key) {
+    // A shredded key is an expected end of life (retention), not a fault: the caller gets a
+    // coded error instead of a 500.
+    if (keyring.shreddedKeyIds?.has(kid)) throw new AppError('data_key_destroyed');
+    throw new DecryptionError('unknown key');
+  }
   return open(key, aad, Buffer.from(payload, 'base64')).toString('utf8');
 }
 

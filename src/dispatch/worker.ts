@@ -21,6 +21,7 @@ import {
   type ReceiptStatus,
 } from '../carriers/index.js';
 import type { Logger, Metrics } from '../observability/index.js';
+import { isAppError } from '../errors/index.js';
 import type { Organisations } from '../orgs/index.js';
 import {
   claimJobs,
@@ -195,6 +196,10 @@ export class DispatchWorker {
       });
       return { kind: 'sent', job, carrierMessageId: res.carrierMessageId, carrier: carrier.name };
     } catch (e) {
+      // Its data key was shredded: the message can never be read, so it is never sent.
+      if (isAppError(e) && e.code === 'data_key_destroyed') {
+        return { kind: 'failed', job, code: 'data_key_destroyed', reason: 'shredded' };
+      }
       const err =
         e instanceof CarrierError ? e : new CarrierError('transient', 'INTERNAL_SUBMIT_ERROR');
       if (!(e instanceof CarrierError)) {

@@ -59,6 +59,41 @@ export const ERRORS = {
   unsupported_media_type: { status: 415, message: 'Send the request body as application/json.' },
   headers_too_large: { status: 431, message: 'The request headers are too large.' },
   rate_limited: { status: 429, message: 'Too many requests.' },
+  data_key_destroyed: {
+    status: 410,
+    message:
+      'The data was encrypted under a key that has been destroyed, so it can no longer be read.',
+  },
+  data_key_active: {
+    status: 409,
+    message:
+      'That data key is still in use: rotate the data key and let the new one take over first.',
+  },
+  master_key_in_use: {
+    status: 409,
+    message: 'The master key still wraps organisation keys: run tidings keys rotate first.',
+  },
+  master_key_active: { status: 409, message: 'The newest master key cannot be retired.' },
+  master_key_missing: {
+    status: 500,
+    message: 'A master key that wraps these keys is not configured on this server.',
+  },
+  master_key_retired: {
+    status: 500,
+    message: 'The newest configured master key has been retired: configure a newer one.',
+  },
+  invalid_public_key: {
+    status: 400,
+    message: 'The public key is not a PEM-encoded EdDSA public key.',
+  },
+  audit_file_unreadable: {
+    status: 400,
+    message: 'The file cannot be read as a Tidings audit export.',
+  },
+  audit_chain_broken: {
+    status: 409,
+    message: 'The audit chain fails verification; run tidings audit verify.',
+  },
   internal_error: { status: 500, message: 'Something went wrong on our side.' },
   unavailable: { status: 503, message: 'The service is not ready.' },
 } as const satisfies Record<string, { status: number; message: string }>;

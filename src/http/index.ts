@@ -10,7 +10,12 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyPluginAsync,
+  type RouteOptions,
 } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
+import cookie from '@fastify/cookie';
+import rateLimit from '@fastify/rate-limit';
+import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import {
@@ -22,16 +27,29 @@ import {
 import type { Runtime } from '../runtime/index.js';
 import { authorize, type Access, type Principal } from '../identity/access.js';
 import { AppError } from '../errors/index.js';
+import { sha256Hex } from '../crypto/index.js';
 import { handleClientError, handleError, handleNotFound } from './errors.js';
+import { docsCsp, helmetOptions, httpsServerOptions } from './security.js';
 import { routes } from './v1/index.js';
+import { SESSION_COOKIE } from './cookie.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal;
+    /** SHA-256 of the session's CSRF token, when the caller came with a session cookie. */
+    csrfHash?: string;
   }
 }
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+function csrfMatches(header: string | string[] | undefined, expected: string): boolean {
+  if (typeof header !== 'string' || header.length === 0 || header.length > 100) return false;
+  const a = Buffer.from(sha256Hex(header), 'hex');
+  const b = Buffer.from(expected, 'hex');
+  return a.length === b.length && timingSafeEqual(a, b);
+}
 
 function declaresAccess(a: unknown): a is Access {
   if (typeof a !== 'object' || a === null) return false;
@@ -43,33 +61,64 @@ function declaresAccess(a: unknown): a is Access {
  * each route's declared access decides, before validation, whether the caller may go on.
  */
 function apiPlugin(rt: Runtime): FastifyPluginAsync {
-  return (app) => {
+  return async (app) => {
+    await app.register(cookie);
+    await app.register(rateLimit, {
+      global: false,
+      errorResponseBuilder: () => new AppError('rate_limited'),
+    });
     app.addHook('onRequest', async (req) => {
       const m = BEARER.exec(req.headers.authorization ?? '');
       if (m?.[1]) {
         const p = await rt.apiKeys.authenticate(m[1]);
         if (!p) throw new AppError('unauthenticated');
         req.principal = p;
+        return;
+      }
+      const token = req.cookies[SESSION_COOKIE];
+      if (token) {
+        const s = await rt.sessions.authenticate(token);
+        if (s) {
+          req.principal = s.principal;
+          req.csrfHash = s.csrfHash;
+        }
       }
     });
     const typed = app.withTypeProvider<ZodTypeProvider>();
     for (const r of routes) {
-      if (!declaresAccess(r.access))
+      if (!declaresAccess(r.access)) {
         throw new Error(`route ${r.method} ${r.url} declares no access`);
+      }
       const access = r.access;
       typed.route({
         method: r.method,
         url: r.url,
-        schema: { ...r.schema, summary: r.summary, security: [{ bearerAuth: [] }] },
+        schema: {
+          ...r.schema,
+          summary: r.summary,
+          ...('public' in access ? {} : { security: [{ bearerAuth: [] }, { sessionCookie: [] }] }),
+        },
+        ...(r.rateLimited
+          ? { config: { rateLimit: { max: rt.config.authRateLimit, timeWindow: 60_000 } } }
+          : {}),
         // Before the body is read: a caller without access learns nothing about its input.
         onRequest: (req, _reply, done) => {
           const decision = authorize(access, req.principal);
-          done(decision === 'allow' ? undefined : new AppError(decision));
+          if (decision !== 'allow') return done(new AppError(decision));
+          // A change made with a session cookie must also carry the session's CSRF token.
+          if (
+            req.csrfHash !== undefined &&
+            !('public' in access) &&
+            !SAFE_METHODS.has(req.method) &&
+            !csrfMatches(req.headers['x-csrf-token'], req.csrfHash)
+          ) {
+            return done(new AppError('csrf_failed'));
+          }
+          done();
         },
         handler: (req, reply) => r.handler(rt, req, reply),
       });
     }
-    return Promise.resolve();
   };
 }
 
@@ -89,7 +138,11 @@ function opsPlugin(rt: Runtime): FastifyPluginAsync {
   };
 }
 
-export async function buildHttp(rt: Runtime): Promise<FastifyInstance> {
+/** Builds the app; `onRoute` (for tests) sees every route as it is registered. */
+export async function buildHttp(
+  rt: Runtime,
+  onRoute?: (route: RouteOptions) => void,
+): Promise<FastifyInstance> {
   const logger: FastifyBaseLogger = rt.log;
   const app = Fastify({
     loggerInstance: logger,
@@ -102,7 +155,10 @@ export async function buildHttp(rt: Runtime): Promise<FastifyInstance> {
       handleError(error, request, reply);
     },
     clientErrorHandler: handleClientError,
+    // HTTPS (TLS 1.2+) when TLS_CERT_FILE and TLS_KEY_FILE are set.
+    ...httpsServerOptions(rt.config),
   });
+  if (onRoute) app.addHook('onRoute', onRoute);
   // JSON only: a text/plain body is refused with 415 rather than parsed.
   app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);
@@ -130,6 +186,8 @@ export async function buildHttp(rt: Runtime): Promise<FastifyInstance> {
     }
   });
 
+  // Security headers (and HSTS under TLS) on every response, before any route exists.
+  await app.register(helmet, helmetOptions(rt.config));
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -141,12 +199,15 @@ export async function buildHttp(rt: Runtime): Promise<FastifyInstance> {
       },
       servers: [{ url: rt.config.publicUrl }],
       components: {
-        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } },
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer' },
+          sessionCookie: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE },
+        },
       },
     },
     transform: jsonSchemaTransform,
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: docsCsp(rt.config) });
   await app.register(opsPlugin(rt));
   await app.register(apiPlugin(rt));
   await app.ready();

@@ -5,3 +5,6 @@
  */
 export { ApiKeys, parseScopes, type ApiKeyInfo, type NewApiKey } from './api-keys.js';
 export * from './access.js';
+export { Users, type UserView } from './users.js';
+export { Sessions, type SessionInfo } from './sessions.js';
+export { BreakGlass, type BreakGlassGrant } from './break-glass.js';

@@ -312,6 +312,7 @@ export class Messaging {
           targetType: 'message',
           targetId: p.row.id,
           details: { program: p.row.program, segments: p.row.segments, sender: p.row.sender_id },
+          subjectIndex: p.row.to_index,
         })),
       );
       return outcomes;
@@ -369,7 +370,14 @@ export class Messaging {
     const body = decrypt(keyring, rowAad(orgId, 'messages', id, 'body'), r.body_enc);
     await this.store.transaction((tx) =>
       appendAudit(tx, this.store.dialect, [
-        { orgId, actor, action: 'message.read', targetType: 'message', targetId: id },
+        {
+          orgId,
+          actor,
+          action: 'message.read',
+          targetType: 'message',
+          targetId: id,
+          subjectIndex: r.to_index,
+        },
       ]),
     );
     return this.toView(r, this.decryptTo(keyring, r), body);
@@ -400,9 +408,10 @@ export class Messaging {
       .limit(filter.limit + 1);
     if (filter.status) q = q.where('status', '=', filter.status);
     if (filter.program) q = q.where('program', '=', filter.program);
-    if (filter.to) {
-      q = q.where('to_index', '=', blindIndex(keyring, normalisePhone(filter.to, this.opts.phone)));
-    }
+    const toIndex = filter.to
+      ? blindIndex(keyring, normalisePhone(filter.to, this.opts.phone))
+      : undefined;
+    if (toIndex) q = q.where('to_index', '=', toIndex);
     const rows = await q.execute();
     let nextCursor = rows.length > filter.limit ? (rows[filter.limit - 1]?.id ?? null) : null;
     if (filtered && nextCursor === null) {
@@ -427,6 +436,7 @@ export class Messaging {
           targetType: 'message',
           targetId: '*',
           details: { count: page.length },
+          subjectIndex: toIndex,
         },
       ]),
     );
@@ -441,7 +451,7 @@ export class Messaging {
     await this.store.transaction(async (tx) => {
       const r = await tx
         .selectFrom('messages')
-        .select(['status'])
+        .select(['status', 'to_index'])
         .where('org_id', '=', orgId)
         .where('id', '=', id)
         .executeTakeFirst();
@@ -453,7 +463,14 @@ export class Messaging {
         { orgId, id, status: 'canceled', failureCode: 'canceled_by_client' },
       ]);
       await appendAudit(tx, this.store.dialect, [
-        { orgId, actor, action: 'message.canceled', targetType: 'message', targetId: id },
+        {
+          orgId,
+          actor,
+          action: 'message.canceled',
+          targetType: 'message',
+          targetId: id,
+          subjectIndex: r.to_index,
+        },
       ]);
     });
     const view = await this.find(orgId, id);
@@ -582,6 +599,7 @@ export class Messaging {
           targetType: 'inbound_message',
           targetId: id,
           details: { sender: sender.id },
+          subjectIndex: blindIndex(keyring, from),
         },
       ]);
       if (await this.orgs.hasWebhook(orgId, tx)) {

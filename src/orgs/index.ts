@@ -14,7 +14,16 @@ import type { ApiKeys } from '../identity/index.js';
 import { AppError } from '../errors/index.js';
 import type { KeyringService } from './keyrings.js';
 
-export { KeyringService } from './keyrings.js';
+export {
+  KeyringService,
+  staticMasterKeys,
+  type KeyringOptions,
+  type MasterKeySource,
+  type MasterKeyStatus,
+  type OrgKeyStatus,
+  type RotationResult,
+  type WrappedKeySet,
+} from './keyrings.js';
 
 export interface Sender {
   id: string;
@@ -29,6 +38,8 @@ export interface Organisation {
   id: string;
   name: string;
   webhookUrl: string | null;
+  /** Automatic logoff of idle sessions, in minutes. */
+  sessionIdleMinutes: number;
   createdAt: string;
 }
 
@@ -129,7 +140,7 @@ export class Organisations {
   async get(orgId: string): Promise<Organisation | null> {
     const r = await this.store.db
       .selectFrom('organisations')
-      .select(['id', 'name', 'webhook_url', 'created_at'])
+      .select(['id', 'name', 'webhook_url', 'created_at', 'session_idle_minutes'])
       .where('id', '=', orgId)
       .executeTakeFirst();
     return r ? toOrganisation(r) : null;
@@ -138,10 +149,37 @@ export class Organisations {
   async list(): Promise<Organisation[]> {
     const rows = await this.store.db
       .selectFrom('organisations')
-      .select(['id', 'name', 'webhook_url', 'created_at'])
+      .select(['id', 'name', 'webhook_url', 'created_at', 'session_idle_minutes'])
       .orderBy('id')
       .execute();
     return rows.map(toOrganisation);
+  }
+
+  /** Sets the automatic logoff after idle minutes (1 to 60) for new and current sessions. */
+  async setSessionIdleMinutes(orgId: string, minutes: number, actor: Actor): Promise<Organisation> {
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 60) {
+      throw new AppError('validation_failed', 'Idle logoff is 1 to 60 minutes.');
+    }
+    await this.store.transaction(async (tx) => {
+      const res = await tx
+        .updateTable('organisations')
+        .set({ session_idle_minutes: minutes })
+        .where('id', '=', orgId)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0)
+        throw new AppError('not_found', 'No such organisation.');
+      await appendAudit(tx, this.store.dialect, [
+        {
+          orgId,
+          actor,
+          action: 'org.settings_changed',
+          targetType: 'organisation',
+          targetId: orgId,
+          details: { sessionIdleMinutes: minutes },
+        },
+      ]);
+    });
+    return (await this.get(orgId))!;
   }
 
   /**
@@ -306,12 +344,16 @@ export class Organisations {
 }
 
 function toOrganisation(
-  r: Pick<Selectable<OrganisationsTable>, 'id' | 'name' | 'webhook_url' | 'created_at'>,
+  r: Pick<
+    Selectable<OrganisationsTable>,
+    'id' | 'name' | 'webhook_url' | 'created_at' | 'session_idle_minutes'
+  >,
 ): Organisation {
   return {
     id: r.id,
     name: r.name,
     webhookUrl: r.webhook_url,
+    sessionIdleMinutes: r.session_idle_minutes,
     createdAt: new Date(Number(r.created_at)).toISOString(),
   };
 }

@@ -4,54 +4,26 @@
  * and (for `serve`) the HTTP server. The CLI, the tests and the benchmarks all start
  * Tidings through here, so they run the same code a clinic does.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
 import { Store } from '../store/index.js';
-import { generateKey } from '../crypto/index.js';
-import { ApiKeys } from '../identity/index.js';
-import { KeyringService, Organisations } from '../orgs/index.js';
+import { ApiKeys, BreakGlass, Sessions, Users } from '../identity/index.js';
+import {
+  KeyringService,
+  Organisations,
+  type KeyringOptions,
+  type MasterKeySource,
+} from '../orgs/index.js';
+import { openMasterKeys } from './master-keys.js';
 import { Messaging } from '../messaging/index.js';
 import { DispatchWorker, type WorkerOptions } from '../dispatch/index.js';
 import { SimulatorCarrier, type CarrierAdapter, type SimulatorOptions } from '../carriers/index.js';
 import { WebhookWorker, type WebhookWorkerOptions } from '../webhooks/index.js';
 import { createLogger, Metrics, type Logger } from '../observability/index.js';
+import { AuditService } from '../audit/index.js';
+import { masterKeyWrapper, subjectIndexOf } from './audit.js';
 
 export type Role = 'api' | 'worker' | 'all';
-
-const MASTER_KEY_FILE = 'master.key';
-
-/**
- * The master key: from `TIDINGS_MASTER_KEY`, or (outside production) a development key
- * generated once into the data directory with mode 0600.
- */
-export function loadMasterKey(config: Config, log: Logger): Buffer {
-  if (config.masterKey) return Buffer.from(config.masterKey, 'base64');
-  if (config.env === 'production') throw new Error('TIDINGS_MASTER_KEY is required in production');
-  const file = path.join(config.dataDir, MASTER_KEY_FILE);
-  fs.mkdirSync(config.dataDir, { recursive: true });
-  try {
-    const key = Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64');
-    if (key.length !== 32) throw new Error(`${file} does not hold a 32-byte base64 key`);
-    return key;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-  const key = generateKey();
-  try {
-    fs.writeFileSync(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
-  } catch (e) {
-    // Another process created it first: use theirs.
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return loadMasterKey(config, log);
-    throw e;
-  }
-  log.warn(
-    { file },
-    'generated a development master key; set TIDINGS_MASTER_KEY (and keep it safe) for production',
-  );
-  return key;
-}
 
 export interface RuntimeOptions {
   log?: Logger;
@@ -60,18 +32,26 @@ export interface RuntimeOptions {
   worker?: Partial<WorkerOptions>;
   webhooks?: Partial<WebhookWorkerOptions>;
   simulator?: Partial<SimulatorOptions>;
+  /** Keyring cache and data-key activation timing (tests shorten them). */
+  keyrings?: Partial<KeyringOptions>;
   /** Collect Node.js default metrics (off in tests that build many runtimes). */
   defaultMetrics?: boolean;
+  /** How often the worker looks for due audit checkpoints (tests shorten it). */
+  auditCheckIntervalMs?: number;
 }
 
 export class Runtime {
   readonly metrics: Metrics;
   readonly apiKeys: ApiKeys;
+  readonly users: Users;
+  readonly sessions: Sessions;
+  readonly breakGlass: BreakGlass;
   readonly orgs: Organisations;
   readonly messaging: Messaging;
   readonly simulator: SimulatorCarrier;
   readonly worker: DispatchWorker;
   readonly webhooks: WebhookWorker;
+  readonly audit: AuditService;
   private http: FastifyInstance | undefined;
   private workersStarted = false;
 
@@ -81,10 +61,34 @@ export class Runtime {
     readonly store: Store,
     readonly keyrings: KeyringService,
     opts: RuntimeOptions,
+    masters: MasterKeySource,
   ) {
     this.metrics = new Metrics(opts.defaultMetrics ?? true);
+    this.audit = new AuditService(store, masterKeyWrapper(masters), {
+      policy: {
+        everyEvents: config.auditCheckpointEvents,
+        everyMs: config.auditCheckpointMinutes * 60_000,
+      },
+      checkIntervalMs: opts.auditCheckIntervalMs,
+      subjectIndexOf: subjectIndexOf(keyrings, { regions: config.sendRegions }),
+      log,
+    });
+    // The audit signing keys are wrapped by the master keys too: `tidings keys rotate`
+    // re-wraps them, and a master key is retired only when none of them needs it.
+    keyrings.addWrappedKeys({
+      name: 'audit signing keys',
+      rewrapAll: () => this.audit.signingKeys.rewrapAll(),
+      countByMasterKey: () => this.audit.signingKeys.countByMasterKey(),
+    });
     this.apiKeys = new ApiKeys(store);
     this.orgs = new Organisations(store, keyrings, this.apiKeys, config.defaultMps);
+    this.users = new Users(store, keyrings);
+    this.sessions = new Sessions(
+      store,
+      this.users,
+      async (orgId) => (await this.orgs.get(orgId))?.sessionIdleMinutes ?? 15,
+    );
+    this.breakGlass = new BreakGlass(store, keyrings);
     this.messaging = new Messaging(store, keyrings, this.orgs, {
       phone: { regions: config.sendRegions },
       onBatch: (n) => this.metrics.acceptBatch.observe(n),
@@ -131,19 +135,21 @@ export class Runtime {
     try {
       const applied = await store.migrate();
       if (applied.length > 0) log.info({ migrations: applied }, 'migrations applied');
-      const keyrings = new KeyringService(store, loadMasterKey(config, log));
-      return new Runtime(config, log, store, keyrings, opts);
+      const masters = openMasterKeys(config, log);
+      const keyrings = new KeyringService(store, masters, opts.keyrings);
+      return new Runtime(config, log, store, keyrings, opts, masters);
     } catch (e) {
       await store.close();
       throw e;
     }
   }
 
-  /** Starts the dispatch and webhook workers. */
+  /** Starts the dispatch and webhook workers and the audit checkpointer. */
   startWorkers(): void {
     this.workersStarted = true;
     this.worker.startWorker();
     this.webhooks.startWebhooks();
+    this.audit.startCheckpoints();
   }
 
   /** Starts the HTTP server on the configured host and port; returns its address. */
@@ -160,6 +166,7 @@ export class Runtime {
     if (this.workersStarted) {
       await this.worker.stopWorker();
       await this.webhooks.stopWebhooks();
+      await this.audit.stopCheckpoints();
     }
     await this.simulator.close();
     await this.store.close();

@@ -192,6 +192,7 @@ const m0002: Migration = {
       .addColumn('setup_expires_at', 'bigint')
       .addColumn('totp_secret_enc', 'text')
       .addColumn('mfa_enrolled_at', 'bigint')
+      .addColumn('totp_last_step', 'bigint')
       .addColumn('failed_logins', 'integer', (c) => c.notNull().defaultTo(0))
       .addColumn('locked_until', 'bigint')
       .addColumn('created_at', 'bigint', (c) => c.notNull())
@@ -283,10 +284,76 @@ const m0002: Migration = {
   },
 };
 
+/**
+ * Key lifecycle (crypto): a record of every data key destroyed on purpose (crypto-shredding),
+ * so reading what it protected says so instead of looking like corruption, and the master
+ * keys an operator has retired, so no server wraps a key under one again.
+ */
+const m0003: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('org_key_shreds')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('key_id', 'text', (c) => c.notNull())
+      .addColumn('shredded_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('org_key_shreds_pk', ['org_id', 'key_id'])
+      .execute();
+    // Installation-wide, not tenant-owned: a master key wraps keys of every organisation.
+    await db.schema
+      .createTable('master_key_retirements')
+      .addColumn('master_key_id', 'text', (c) => c.primaryKey())
+      .addColumn('retired_at', 'bigint', (c) => c.notNull())
+      .execute();
+  },
+};
+
+/**
+ * Verifiable audit (audit): the patient an event concerns, as the blind index of their number,
+ * so an accounting of disclosures needs no PHI; per-organisation Ed25519 signing keys (private
+ * half wrapped by the master key); and the signed checkpoints of each chain. No index on
+ * `subject_index`: its values are random, so an index would dirty one page per audited
+ * message in every accept commit (see the note on `messages`); accounting queries walk the
+ * chain in bounded windows instead. The `(org_id, at)` index grows at its right edge only.
+ */
+const m0004: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.alterTable('audit_events').addColumn('subject_index', 'text').execute();
+    await db.schema
+      .createIndex('audit_events_time')
+      .on('audit_events')
+      .columns(['org_id', 'at'])
+      .execute();
+    await db.schema
+      .createTable('audit_signing_keys')
+      .addColumn('org_id', 'text', (c) => c.notNull())
+      .addColumn('key_id', 'text', (c) => c.notNull())
+      .addColumn('algorithm', 'text', (c) => c.notNull())
+      .addColumn('public_key', 'text', (c) => c.notNull())
+      .addColumn('private_key_wrapped', 'text', (c) => c.notNull())
+      .addColumn('master_key_id', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('retired_at', 'bigint')
+      .addPrimaryKeyConstraint('audit_signing_keys_pk', ['org_id', 'key_id'])
+      .execute();
+    await db.schema
+      .createTable('audit_checkpoints')
+      .addColumn('org_id', 'text', (c) => c.notNull())
+      .addColumn('seq', 'bigint', (c) => c.notNull())
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .addColumn('head_hash', 'text', (c) => c.notNull())
+      .addColumn('key_id', 'text', (c) => c.notNull())
+      .addColumn('signature', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('audit_checkpoints_pk', ['org_id', 'seq'])
+      .execute();
+  },
+};
+
 /** Every migration, in order. Names sort lexically, as Kysely requires. */
 export const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
   '0002_identity': m0002,
+  '0003_key_lifecycle': m0003,
+  '0004_audit_checkpoints': m0004,
 };
 
 export const migrationProvider: MigrationProvider = {

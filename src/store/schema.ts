@@ -27,6 +27,19 @@ export interface OrgKeysTable {
   created_at: number;
 }
 
+/** Owned by crypto (keyrings): data keys destroyed on purpose (crypto-shredding). */
+export interface OrgKeyShredsTable {
+  org_id: string;
+  key_id: string;
+  shredded_at: number;
+}
+
+/** Owned by crypto (keyrings): master keys retired by an operator. Installation-wide. */
+export interface MasterKeyRetirementsTable {
+  master_key_id: string;
+  retired_at: number;
+}
+
 /** Owned by identity. */
 export interface ApiKeysTable {
   org_id: string;
@@ -57,6 +70,8 @@ export interface UsersTable {
   setup_expires_at: number | null;
   totp_secret_enc: string | null;
   mfa_enrolled_at: number | null;
+  /** Last TOTP time step accepted, so a code is never accepted twice. */
+  totp_last_step: number | null;
   failed_logins: Generated<number>;
   locked_until: number | null;
   created_at: number;
@@ -180,6 +195,8 @@ export interface AuditEventsTable {
   details: string;
   prev_hash: string;
   hash: string;
+  /** Blind index of the patient's number the event concerns (accounting of disclosures). */
+  subject_index: string | null;
 }
 
 /** Owned by audit: the head of each organisation's chain, locked while appending. */
@@ -187,6 +204,30 @@ export interface AuditHeadsTable {
   org_id: string;
   seq: number;
   hash: string;
+}
+
+/** Owned by audit: per-organisation Ed25519 keys that sign checkpoints. */
+export interface AuditSigningKeysTable {
+  org_id: string;
+  key_id: string;
+  algorithm: string;
+  /** SubjectPublicKeyInfo, PEM. */
+  public_key: string;
+  /** PKCS#8 DER wrapped by the master key (crypto.wrapKey). */
+  private_key_wrapped: string;
+  master_key_id: string;
+  created_at: number;
+  retired_at: number | null;
+}
+
+/** Owned by audit: signed heads of each organisation's chain. */
+export interface AuditCheckpointsTable {
+  org_id: string;
+  seq: number;
+  at: number;
+  head_hash: string;
+  key_id: string;
+  signature: string;
 }
 
 /** Owned by webhooks: the outbox of status and inbound events to deliver. */
@@ -208,6 +249,8 @@ export interface WebhookDeliveriesTable {
 export interface Database {
   organisations: OrganisationsTable;
   org_keys: OrgKeysTable;
+  org_key_shreds: OrgKeyShredsTable;
+  master_key_retirements: MasterKeyRetirementsTable;
   api_keys: ApiKeysTable;
   senders: SendersTable;
   messages: MessagesTable;
@@ -216,6 +259,8 @@ export interface Database {
   inbound_messages: InboundMessagesTable;
   audit_events: AuditEventsTable;
   audit_heads: AuditHeadsTable;
+  audit_signing_keys: AuditSigningKeysTable;
+  audit_checkpoints: AuditCheckpointsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   users: UsersTable;
   recovery_codes: RecoveryCodesTable;

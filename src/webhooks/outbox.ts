@@ -8,7 +8,7 @@
 import { insertRows, type Db } from '../store/index.js';
 import { newId } from '../ids/index.js';
 
-export type WebhookEventType = 'message.status' | 'message.inbound';
+export type WebhookEventType = 'message.status' | 'message.inbound' | 'security.break_glass';
 
 export interface OutboxEvent {
   orgId: string;

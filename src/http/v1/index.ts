@@ -5,7 +5,9 @@
  */
 import type { RouteDef } from './route-def.js';
 import { messageRoutes } from './messages.js';
+import { authRoutes } from './auth.js';
+import { auditRoutes } from './audit.js';
 
 export type { RouteDef } from './route-def.js';
 
-export const routes: readonly RouteDef[] = [...messageRoutes];
+export const routes: readonly RouteDef[] = [...messageRoutes, ...authRoutes, ...auditRoutes];

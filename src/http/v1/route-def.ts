@@ -18,6 +18,8 @@ export interface RouteDef {
   url: string;
   access: Access;
   summary: string;
+  /** Sign-in endpoints: limited per client address (TIDINGS_AUTH_RATE_LIMIT a minute). */
+  rateLimited?: true;
   schema: {
     body?: z.ZodType;
     querystring?: z.ZodType;

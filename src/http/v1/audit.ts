@@ -1,0 +1,132 @@
+/**
+ * @module http/v1/audit
+ * The auditor's API (45 CFR 164.312(b)): the organisation's audit events with filters, the
+ * accounting of disclosures for one patient (164.528; the number goes in the body, never the
+ * URL), and the public key that verifies the organisation's signed checkpoints and exports.
+ * Reading the trail is itself audited.
+ */
+import { z } from 'zod';
+import { AppError } from '../../errors/index.js';
+import { parseIsoDateTime } from '../../messaging/index.js';
+import { SIGNING_ALGORITHM } from '../../audit/index.js';
+import { actor, errors, principal, type Access, type RouteDef } from './route-def.js';
+
+const AUDIT_READ: Access = { roles: ['admin', 'auditor'], scopes: ['audit:read'] };
+
+const detailValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+const eventView = z.object({
+  seq: z.number().int().describe('Position in the organisation’s chain'),
+  time: z.string(),
+  actor: z.object({ type: z.string(), id: z.string() }),
+  action: z.string(),
+  target: z.object({ type: z.string(), id: z.string() }),
+  details: z.record(z.string(), detailValue).describe('Ids, counts and codes; never PHI'),
+  subjectIndex: z
+    .string()
+    .nullable()
+    .describe('Blind index of the patient’s number the event concerns'),
+  prevHash: z.string(),
+  hash: z.string(),
+});
+
+const pageView = z.object({ data: z.array(eventView), nextCursor: z.string().nullable() });
+
+const time = z.string().max(40).describe('ISO 8601 date-time with a zone');
+const cursor = z.string().max(20).describe('nextCursor of the previous page');
+
+const eventsQuery = z.object({
+  actorType: z.enum(['api_key', 'user', 'system', 'patient', 'cli']).optional(),
+  actorId: z.string().min(1).max(128).optional(),
+  action: z
+    .string()
+    .regex(/^[a-z_]+(\.[a-z_]+)*$/)
+    .max(64)
+    .optional()
+    .describe('e.g. message.read'),
+  targetType: z.string().min(1).max(64).optional(),
+  targetId: z.string().min(1).max(128).optional(),
+  from: time.optional().describe('Events at or after this time'),
+  to: time.optional().describe('Events before this time'),
+  cursor: cursor.optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+
+const disclosuresBody = z.object({
+  phone: z
+    .string()
+    .min(1)
+    .max(32)
+    .describe('The patient’s phone number (in the body: a number never goes in a URL)'),
+  from: time.optional(),
+  to: time.optional(),
+  cursor: cursor.optional(),
+  limit: z.number().int().min(1).max(200).default(50),
+});
+
+const publicKeyView = z.object({
+  orgId: z.string(),
+  keyId: z.string(),
+  algorithm: z.literal(SIGNING_ALGORITHM),
+  publicKey: z.string().describe('SubjectPublicKeyInfo, PEM'),
+  createdAt: z.string(),
+});
+
+function timeParam(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const t = parseIsoDateTime(value);
+  if (t === null) {
+    throw new AppError(
+      'validation_failed',
+      `${name} must be an ISO 8601 date-time with a time zone, e.g. 2026-01-01T00:00:00Z.`,
+    );
+  }
+  return t;
+}
+
+export const auditRoutes: RouteDef[] = [
+  {
+    method: 'GET',
+    url: '/v1/audit-events',
+    access: AUDIT_READ,
+    summary: 'List audit events, newest first',
+    schema: { querystring: eventsQuery, response: { 200: pageView, ...errors } },
+    handler: async (rt, req) => {
+      const q = req.query as z.infer<typeof eventsQuery>;
+      return rt.audit.events(
+        principal(req).orgId,
+        { ...q, from: timeParam(q.from, 'from'), to: timeParam(q.to, 'to') },
+        actor(req),
+      );
+    },
+  },
+  {
+    method: 'POST',
+    url: '/v1/audit/disclosures',
+    access: AUDIT_READ,
+    summary: 'Accounting of disclosures for one patient',
+    schema: { body: disclosuresBody, response: { 200: pageView, ...errors } },
+    handler: async (rt, req) => {
+      const b = req.body as z.infer<typeof disclosuresBody>;
+      return rt.audit.disclosures(
+        principal(req).orgId,
+        b.phone,
+        {
+          cursor: b.cursor,
+          limit: b.limit,
+          from: timeParam(b.from, 'from'),
+          to: timeParam(b.to, 'to'),
+        },
+        actor(req),
+      );
+    },
+  },
+  {
+    method: 'GET',
+    url: '/v1/audit/public-key',
+    access: AUDIT_READ,
+    summary: 'The public key that verifies signed checkpoints and exports',
+    schema: { response: { 200: publicKeyView, ...errors } },
+    handler: async (rt, req) => rt.audit.publicKey(principal(req).orgId),
+  },
+];
