@@ -115,6 +115,11 @@ export function benchEnv(
     NODE_ENV: 'test',
     TIDINGS_DATA_DIR: dataDir,
     LOG_LEVEL: 'silent',
+    // Quiet hours would hold a backlog until the recipients' morning (a dispatch run at night
+    // could never drain), and the workload sends each recipient 11 care texts: both are off
+    // unless a scenario opts in, as `accept` does.
+    TIDINGS_QUIET_HOURS: 'off',
+    TIDINGS_FREQUENCY_CAPS: 'off',
     ...extra,
   };
 }

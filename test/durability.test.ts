@@ -76,6 +76,9 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
     LOG_LEVEL: 'warn',
     TIDINGS_DATA_DIR: dir,
     TIDINGS_SIM_LATENCY_MS: '20',
+    // Sent at any hour, many texts per number: as in test/helpers.ts.
+    TIDINGS_QUIET_HOURS: 'off',
+    TIDINGS_FREQUENCY_CAPS: 'off',
     TIDINGS_DISPATCH_LEASE_MS: String(LEASE_MS),
     ...extra,
   };

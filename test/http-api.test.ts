@@ -457,7 +457,12 @@ describe.each(DIALECTS)('HTTP API on %s', (dialect) => {
           }),
         );
       }
-      // One that goes out now and is delivered.
+      // One that goes out now and is delivered: a survey, to a patient who opted in.
+      await t.rt.consent.record(
+        org.orgId,
+        { phone: PHONE, program: 'surveys', kind: 'opt_in', source: 'web_form' },
+        ACTOR,
+      );
       const now = await send(org.apiKey, { to: PHONE, body: 'Now', program: 'surveys' });
       made.push(now);
       await waitFor(async () => {

@@ -81,6 +81,9 @@ describe.skipIf(!PG_URL)('two worker processes on PostgreSQL', () => {
       TIDINGS_MASTER_KEY: masterKey,
       TIDINGS_DATA_DIR: dir,
       TIDINGS_SIM_LATENCY_MS: '20',
+      // Sent at any hour, many texts per number: as in test/helpers.ts.
+      TIDINGS_QUIET_HOURS: 'off',
+      TIDINGS_FREQUENCY_CAPS: 'off',
       ...extra,
     };
   }
@@ -145,6 +148,8 @@ describe.skipIf(!PG_URL)('two worker processes on PostgreSQL', () => {
       TIDINGS_MASTER_KEY: masterKey,
       TIDINGS_DATA_DIR: dir,
       LOG_LEVEL: 'silent',
+      TIDINGS_QUIET_HOURS: 'off',
+      TIDINGS_FREQUENCY_CAPS: 'off',
     });
     rt = await Runtime.open(config, {
       log: pino({ level: 'silent' }),

@@ -34,9 +34,22 @@ export interface AcceptSize {
 }
 
 export async function runAccept(size: AcceptSize): Promise<ScenarioResult> {
-  const b = await openBenchRuntime();
+  // Quiet hours and frequency caps on, as installed: every message is planned against its
+  // recipient's window and counted against a cap in its transaction.
+  const b = await openBenchRuntime({
+    TIDINGS_QUIET_HOURS: '08:00-21:00',
+    TIDINGS_FREQUENCY_CAPS: 'on',
+  });
   try {
     const { orgId } = await b.rt.orgs.create('Bench Clinic', BENCH_ACTOR);
+    // The default care cap (1 a day) would refuse all but the first text to each of the 2,000
+    // recipients; a cap of 1,000 does the same work per message and refuses none (the full run
+    // sends each recipient 105).
+    await b.rt.sendRules.setSettings(
+      orgId,
+      { caps: { programs: { care: { per24h: 1000, per7d: 1000 } } } },
+      BENCH_ACTOR,
+    );
     note(`accept: warm-up, ${size.warmup} messages`);
     await acceptMany(b.rt, orgId, size.warmup, size.concurrency);
     note(`accept: ${size.messages} messages, ${size.concurrency} in flight`);

@@ -5,13 +5,14 @@
  * disclosures for one patient. Output names ids, sequence numbers and blind indexes only.
  * See docs/security.md, "Audit".
  */
+import type { CommandDeps } from './deps.js';
+import type { Runtime } from '../runtime/index.js';
 import fs from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import {
   EXPORT_FORMATS,
   parsePublicKeys,
   verifyExportFile,
-  type Actor,
   type AuditEventView,
   type ExportFormat,
   type ExportRange,
@@ -20,16 +21,6 @@ import {
 } from '../audit/index.js';
 import { AppError } from '../errors/index.js';
 import { parseIsoDateTime } from '../messaging/index.js';
-import type { Runtime } from '../runtime/index.js';
-
-/** What the commands need from the CLI around them. */
-export interface AuditCommandDeps {
-  withRuntime: <T>(fn: (rt: Runtime) => Promise<T>) => Promise<T>;
-  print: (json: boolean, value: unknown, human: string) => void;
-  /** An error for a wrong use of a command (exit code 2). */
-  usage: (message: string) => Error;
-  actor: Actor;
-}
 
 function positiveInt(value: string): number {
   if (!/^[1-9]\d{0,14}$/.test(value)) throw new InvalidArgumentError('must be a whole number ≥ 1');
@@ -93,7 +84,7 @@ async function requireOrg(rt: Runtime, orgId: string): Promise<void> {
   if (!(await rt.orgs.get(orgId))) throw new AppError('not_found', 'No such organisation.');
 }
 
-export function addAuditCommands(cli: Command, d: AuditCommandDeps): void {
+export function addAuditCommands(cli: Command, d: CommandDeps): void {
   const audit = cli.command('audit').description('the audit trail');
 
   audit

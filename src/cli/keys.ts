@@ -4,19 +4,9 @@
  * data keys (rotation, crypto-shredding). Prints key ids and counts, never key material.
  * See docs/operations.md, "Keys".
  */
+import type { CommandDeps } from './deps.js';
 import type { Command } from 'commander';
-import type { Actor } from '../audit/index.js';
 import type { MasterKeyStatus } from '../orgs/index.js';
-import type { Runtime } from '../runtime/index.js';
-
-/** What the command needs from the CLI around it. */
-export interface KeyCommandDeps {
-  withRuntime: <T>(fn: (rt: Runtime) => Promise<T>) => Promise<T>;
-  print: (json: boolean, value: unknown, human: string) => void;
-  /** An error for a wrong use of the command (exit code 2). */
-  usage: (message: string) => Error;
-  actor: Actor;
-}
 
 /** Every wrapped key a master key is needed for. */
 function uses(m: MasterKeyStatus): number {
@@ -37,7 +27,7 @@ function masterLine(m: MasterKeyStatus): string {
   return `  ${m.id}  data keys ${m.dataKeys}  index keys ${m.indexKeys}${other}  (${state})`;
 }
 
-export function addKeyCommands(cli: Command, d: KeyCommandDeps): void {
+export function addKeyCommands(cli: Command, d: CommandDeps): void {
   const keys = cli
     .command('keys')
     .description('master keys (key-encryption keys) and organisation data keys');

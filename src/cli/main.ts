@@ -16,6 +16,7 @@ import { DEFAULT_SCOPES, ROLES, SCOPES, parseScopes } from '../identity/index.js
 import { setupLink } from '../identity/users.js';
 import { addKeyCommands } from './keys.js';
 import { addAuditCommands } from './audit.js';
+import { addConsentCommands } from './consent.js';
 
 const CLI_ACTOR: Actor = { type: 'cli', id: 'operator' };
 
@@ -51,6 +52,12 @@ async function serve(role: Role): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
   const rt = await Runtime.open(config, { log });
+  if (config.quietHours === 'off') {
+    log.warn('TIDINGS_QUIET_HOURS=off: texts go out at any hour (for development and tests only)');
+  }
+  if (!config.frequencyCaps) {
+    log.warn('TIDINGS_FREQUENCY_CAPS=off: no frequency caps (for development and tests only)');
+  }
   try {
     if (role !== 'api') rt.startWorkers();
     if (role !== 'worker') {
@@ -137,6 +144,38 @@ export function buildCli(): Command {
       withRuntime(async (rt) => {
         const list = await rt.orgs.list();
         print(Boolean(o.json), list, list.map((x) => `${x.id}  ${x.name}`).join('\n') || '(none)');
+      }),
+    );
+  org
+    .command('set-quiet-hours')
+    .description("set the organisation's quiet-hours window and the programs it never holds")
+    .requiredOption('--org <orgId>', 'organisation id')
+    .requiredOption(
+      '--window <HH:MM-HH:MM>',
+      "recipients' local hours, within the installation's (or `default` for the installation's)",
+    )
+    .option('--exempt <programs>', 'comma-separated programs quiet hours never hold, or `none`')
+    .option('--json', 'print the settings as JSON')
+    .action((o: { org: string; window: string; exempt?: string; json?: boolean }) =>
+      withRuntime(async (rt) => {
+        const current = await rt.sendRules.settings(o.org);
+        const exemptPrograms =
+          o.exempt === undefined
+            ? current.quietHours.exemptPrograms
+            : o.exempt === 'none' || o.exempt === ''
+              ? []
+              : o.exempt.split(',').map((p) => program(p.trim()));
+        const v = await rt.sendRules.setQuietHours(
+          o.org,
+          { window: o.window === 'default' ? null : o.window, exemptPrograms },
+          CLI_ACTOR,
+        );
+        print(
+          Boolean(o.json),
+          v.quietHours,
+          `quiet hours ${v.quietHours.effectiveWindow} (recipient's local time)` +
+            `\nexempt      ${v.quietHours.exemptPrograms.join(', ') || '(none)'}`,
+        );
       }),
     );
   org
@@ -389,7 +428,8 @@ export function buildCli(): Command {
           print(
             Boolean(o.json),
             r.message,
-            `queued ${r.message.id} (${r.message.segments} segment(s), ${r.message.encoding})`,
+            `queued ${r.message.id} (${r.message.segments} segment(s), ${r.message.encoding})` +
+              (r.message.heldBy ? `\nnot before ${r.message.notBefore} (${r.message.heldBy})` : ''),
           );
         }),
     );
@@ -417,6 +457,13 @@ export function buildCli(): Command {
   });
 
   addKeyCommands(cli, {
+    withRuntime,
+    print,
+    usage: (m) => new UsageError(m),
+    actor: CLI_ACTOR,
+  });
+
+  addConsentCommands(cli, {
     withRuntime,
     print,
     usage: (m) => new UsageError(m),

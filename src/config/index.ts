@@ -14,6 +14,15 @@ const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 const ratio = z.coerce.number().min(0).max(1);
 
+/** `HH:MM-HH:MM` as minutes after midnight (the same rule as consent/quiet-hours parseWindow). */
+function parseQuietWindow(v: string): { start: number; end: number } | null {
+  const m = /^([01]\d|2[0-4]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$/.exec(v.trim());
+  if (!m) return null;
+  const start = Number(m[1]) * 60 + Number(m[2]);
+  const end = Number(m[3]) * 60 + Number(m[4]);
+  return start < end && end <= 24 * 60 ? { start, end } : null;
+}
+
 /** Each variable, its default, and what it accepts. README's configuration table mirrors it. */
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -48,6 +57,16 @@ const schema = z.object({
   TIDINGS_AUDIT_CHECKPOINT_EVENTS: positiveInt.max(1_000_000).default(1000),
   TIDINGS_AUDIT_CHECKPOINT_MINUTES: positiveInt.max(1440).default(10),
   TIDINGS_AUTH_RATE_LIMIT: positiveInt.max(10_000).default(20),
+  /** Local hours texts may reach recipients; `off` disables quiet hours (development, tests). */
+  TIDINGS_QUIET_HOURS: z
+    .string()
+    .refine(
+      (v) => v === 'off' || parseQuietWindow(v) !== null,
+      'must be HH:MM-HH:MM (start before end, at most 24:00) or off',
+    )
+    .default('08:00-21:00'),
+  /** Frequency caps (docs/consent.md); `off` disables them (development, tests, benchmarks). */
+  TIDINGS_FREQUENCY_CAPS: z.enum(['on', 'off']).default('on'),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 
@@ -80,6 +99,10 @@ export interface Config {
   readonly auditCheckpointMinutes: number;
   /** Requests per minute one client address may make to each sign-in endpoint. */
   readonly authRateLimit: number;
+  /** Recipients' local window in minutes after midnight, or `off` (no quiet hours at all). */
+  readonly quietHours: { readonly start: number; readonly end: number } | 'off';
+  /** Whether frequency caps are enforced. */
+  readonly frequencyCaps: boolean;
   readonly logLevel: LogLevel;
 }
 
@@ -155,6 +178,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditCheckpointEvents: c.TIDINGS_AUDIT_CHECKPOINT_EVENTS,
     auditCheckpointMinutes: c.TIDINGS_AUDIT_CHECKPOINT_MINUTES,
     authRateLimit: c.TIDINGS_AUTH_RATE_LIMIT,
+    quietHours:
+      c.TIDINGS_QUIET_HOURS === 'off'
+        ? 'off'
+        : Object.freeze(parseQuietWindow(c.TIDINGS_QUIET_HOURS)!),
+    frequencyCaps: c.TIDINGS_FREQUENCY_CAPS === 'on',
     logLevel: c.LOG_LEVEL,
   });
 }

@@ -80,16 +80,25 @@ export async function completeJobs(tx: Db, owner: string, jobs: readonly JobKey[
   }
 }
 
-/** Releases `owner`'s lease on a job and makes it due again at `dueAt` (a retry). */
+/**
+ * Releases `owner`'s lease on a job and makes it due again at `dueAt` (a retry). With
+ * `refundAttempt`, the claim does not count as an attempt (quiet hours held the message).
+ */
 export async function rescheduleJob(
   tx: Db,
   owner: string,
   job: JobKey,
   dueAt: number,
+  opts: { refundAttempt?: boolean } = {},
 ): Promise<void> {
   await tx
     .updateTable('dispatch_jobs')
-    .set({ due_at: dueAt, lease_owner: null, lease_until: null })
+    .set((eb) => ({
+      due_at: dueAt,
+      lease_owner: null,
+      lease_until: null,
+      ...(opts.refundAttempt ? { attempts: eb('attempts', '-', 1) } : {}),
+    }))
     .where('org_id', '=', job.orgId)
     .where('message_id', '=', job.messageId)
     .where('lease_owner', '=', owner)

@@ -10,10 +10,10 @@
  * That window is one batch of in-flight submissions (docs/durability.md).
  */
 import { randomUUID } from 'node:crypto';
-import type { Store } from '../store/index.js';
+import type { Db, Store } from '../store/index.js';
 import { GroupCommitter } from '../store/group-commit.js';
 import { appendAudit, SYSTEM_ACTOR, type AuditEntry } from '../audit/index.js';
-import type { Messaging, StatusChange } from '../messaging/index.js';
+import type { GateItem, GateVerdict, Messaging, StatusChange } from '../messaging/index.js';
 import {
   CarrierError,
   type CarrierAdapter,
@@ -33,6 +33,7 @@ import {
 } from './queue.js';
 import { SenderRateLimiter } from './rate-limit.js';
 import { IdleWait } from '../runtime/idle.js';
+import type { DispatchCandidate, DispatchHold, HeldBy } from '../consent/send-rules.js';
 
 export interface WorkerOptions {
   batchSize: number;
@@ -57,8 +58,26 @@ export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
 type Outcome =
   | { kind: 'sent'; job: ClaimedJob; carrierMessageId: string; carrier: string }
   | { kind: 'retry'; job: ClaimedJob; dueAt: number; code: string }
-  | { kind: 'failed'; job: ClaimedJob; code: string; reason: string }
+  | { kind: 'failed'; job: ClaimedJob; code: string; reason: string; optedOutTo?: string }
+  | { kind: 'canceled'; job: ClaimedJob; code: string }
+  | { kind: 'held'; job: ClaimedJob; dueAt: number; heldBy: HeldBy }
   | { kind: 'skip'; job: ClaimedJob };
+
+/** Quiet hours and frequency caps, checked again before each submission (consent/send-rules). */
+export interface DispatchSendRules {
+  checkAtDispatch(c: DispatchCandidate): Promise<DispatchHold>;
+}
+
+/** What dispatch asks of the consent engine. */
+export interface DispatchConsent {
+  /** Null when the message may go now, or the code that stops it. */
+  check(db: Db, items: readonly GateItem[]): Promise<GateVerdict[]>;
+  /** The carrier said the recipient opted out: record it, inside `tx`. */
+  carrierOptOut(
+    tx: Db,
+    e: { orgId: string; to: string; messageId: string; carrierCode: string },
+  ): Promise<void>;
+}
 
 interface Receipt {
   carrierMessageId: string;
@@ -93,6 +112,8 @@ export class DispatchWorker {
     private readonly log: Logger,
     private readonly metrics: Metrics,
     opts: Partial<WorkerOptions> = {},
+    private readonly consent?: DispatchConsent,
+    private readonly sendRules?: DispatchSendRules,
   ) {
     this.opts = { ...DEFAULT_WORKER_OPTIONS, ...opts };
     this.outcomes = new GroupCommitter((batch) => this.commitOutcomes(batch), 500);
@@ -175,8 +196,12 @@ export class DispatchWorker {
   }
 
   private async submit(job: ClaimedJob): Promise<Outcome> {
+    let msgTo: string | undefined;
+    // Prior express consent (a recorded opt-in to the program), for the caps.
+    let express = false;
     try {
       const msg = await this.messaging.loadForDispatch(job.orgId, job.messageId);
+      msgTo = msg?.to;
       if (!msg || (msg.status !== 'queued' && msg.status !== 'sending')) {
         return { kind: 'skip', job };
       }
@@ -184,6 +209,40 @@ export class DispatchWorker {
       const sender = senders.find((s) => s.id === msg.senderId);
       if (!sender) return { kind: 'failed', job, code: 'sender_removed', reason: 'config' };
       await this.limiter.take(sender.id, sender.mps);
+      // Consent is checked again as late as possible: an opt-out committed while this
+      // message waited (in the queue or for the rate limiter) stops it here.
+      if (this.consent && msg.kind === 'standard') {
+        const [verdict] = await this.consent.check(this.store.db, [
+          { orgId: job.orgId, toIndex: msg.toIndex, program: msg.program },
+        ]);
+        const refused = verdict?.refused ?? null;
+        if (refused) {
+          return {
+            kind: 'canceled',
+            job,
+            code: refused === 'recipient_opted_out' ? 'opted_out' : refused,
+          };
+        }
+        express = verdict?.express ?? false;
+      }
+      // Quiet hours and caps again: time has passed since acceptance, and a retry may fall
+      // outside the window. Replies to STOP, HELP and START are never held.
+      if (this.sendRules) {
+        const hold = await this.sendRules.checkAtDispatch({
+          orgId: job.orgId,
+          messageId: job.messageId,
+          to: msg.to,
+          toIndex: msg.toIndex,
+          program: msg.program,
+          kind: msg.kind,
+          hasExpressConsent: express,
+        });
+        if (hold) {
+          return 'cancel' in hold
+            ? { kind: 'canceled', job, code: hold.cancel }
+            : { kind: 'held', job, dueAt: hold.deferTo, heldBy: hold.heldBy };
+        }
+      }
       const carrier = this.carrierFor(sender.carrier);
       const res = await carrier.submit({
         messageId: job.messageId,
@@ -214,6 +273,7 @@ export class DispatchWorker {
         job,
         code: err.retryable ? 'max_attempts' : err.kind,
         reason: err.carrierCode,
+        ...(err.kind === 'opted_out' && msgTo !== undefined ? { optedOutTo: msgTo } : {}),
       };
     }
   }
@@ -248,6 +308,25 @@ export class DispatchWorker {
             changes.push({ orgId, id, status: 'queued', attempts, failureCode: o.code });
             await rescheduleJob(tx, this.owner, o.job, o.dueAt);
             break;
+          case 'held':
+            // Not an attempt: nothing was submitted.
+            changes.push({
+              orgId,
+              id,
+              status: 'queued',
+              attempts: attempts - 1,
+              heldUntil: { at: o.dueAt, by: o.heldBy },
+            });
+            await rescheduleJob(tx, this.owner, o.job, o.dueAt, { refundAttempt: true });
+            audits.push({
+              orgId,
+              actor: SYSTEM_ACTOR,
+              action: 'message.rescheduled',
+              targetType: 'message',
+              targetId: id,
+              details: { heldBy: o.heldBy, sendAt: o.dueAt },
+            });
+            break;
           case 'failed':
             changes.push({
               orgId,
@@ -264,6 +343,26 @@ export class DispatchWorker {
               targetType: 'message',
               targetId: id,
               details: { code: o.code, attempt: attempts },
+            });
+            if (o.optedOutTo !== undefined && this.consent) {
+              await this.consent.carrierOptOut(tx, {
+                orgId,
+                to: o.optedOutTo,
+                messageId: id,
+                carrierCode: o.reason,
+              });
+            }
+            done.push(o.job);
+            break;
+          case 'canceled':
+            changes.push({ orgId, id, status: 'canceled', attempts, failureCode: o.code });
+            audits.push({
+              orgId,
+              actor: SYSTEM_ACTOR,
+              action: 'message.canceled',
+              targetType: 'message',
+              targetId: id,
+              details: { code: o.code },
             });
             done.push(o.job);
             break;

@@ -16,6 +16,24 @@ export const ERRORS = {
   not_mobile_number: { status: 422, message: 'The recipient cannot receive text messages.' },
   body_too_long: { status: 422, message: 'The body is longer than 10 segments.' },
   unknown_sender: { status: 422, message: 'The sender is not configured for this organisation.' },
+  recipient_opted_out: {
+    status: 422,
+    message: 'The recipient has opted out of texts from this organisation (for this program).',
+  },
+  consent_required: {
+    status: 422,
+    message: 'This program needs the recipient’s recorded opt-in (confirmed, if double opt-in).',
+  },
+  frequency_cap_exceeded: {
+    status: 422,
+    message:
+      'The recipient has had as many texts of this program as the frequency cap allows; try again later.',
+  },
+  exemption_conditions_unmet: {
+    status: 422,
+    message:
+      'Without the recipient’s prior express consent a care text must be 160 characters or fewer and say to reply STOP to opt out.',
+  },
   no_default_sender: { status: 422, message: 'The organisation has no default sender.' },
   unauthenticated: { status: 401, message: 'A valid API key or session is required.' },
   invalid_credentials: { status: 401, message: 'The e-mail address or password is wrong.' },

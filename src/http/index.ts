@@ -67,6 +67,10 @@ function apiPlugin(rt: Runtime): FastifyPluginAsync {
       global: false,
       errorResponseBuilder: () => new AppError('rate_limited'),
     });
+    // CSV files (consent imports) arrive as text; routes that take none refuse a string body.
+    app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => {
+      done(null, body);
+    });
     app.addHook('onRequest', async (req) => {
       const m = BEARER.exec(req.headers.authorization ?? '');
       if (m?.[1]) {
@@ -101,6 +105,7 @@ function apiPlugin(rt: Runtime): FastifyPluginAsync {
         ...(r.rateLimited
           ? { config: { rateLimit: { max: rt.config.authRateLimit, timeWindow: 60_000 } } }
           : {}),
+        ...(r.bodyLimit ? { bodyLimit: r.bodyLimit } : {}),
         // Before the body is read: a caller without access learns nothing about its input.
         onRequest: (req, _reply, done) => {
           const decision = authorize(access, req.principal);

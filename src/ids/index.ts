@@ -8,7 +8,7 @@ import { randomUnit } from '../crypto/random.js';
 
 const next = monotonicFactory(randomUnit);
 
-export type IdPrefix = 'org' | 'msg' | 'key' | 'snd' | 'in' | 'wh' | 'usr' | 'ses' | 'bg';
+export type IdPrefix = 'org' | 'msg' | 'key' | 'snd' | 'in' | 'wh' | 'usr' | 'ses' | 'bg' | 'cev';
 
 export function newId(prefix: IdPrefix): string {
   return `${prefix}_${next().toLowerCase()}`;

@@ -7,9 +7,9 @@
  */
 import { insertRows, type Store, type Db } from '../store/index.js';
 import { GroupCommitter } from '../store/group-commit.js';
-import { appendAudit, type Actor, type AuditEntry } from '../audit/index.js';
+import { appendAudit, SYSTEM_ACTOR, type Actor, type AuditEntry } from '../audit/index.js';
 import { blindIndex, decrypt, encrypt, rowAad, sha256Hex, type Keyring } from '../crypto/index.js';
-import { AppError } from '../errors/index.js';
+import { AppError, type ErrorCode } from '../errors/index.js';
 import { newId } from '../ids/index.js';
 import { normalisePhone, normaliseReportedPhone, type PhonePolicy } from '../contacts/index.js';
 import type { KeyringService, Organisations } from '../orgs/index.js';
@@ -18,6 +18,9 @@ import { enqueueWebhooks, type OutboxEvent } from '../webhooks/outbox.js';
 import { countSegments, type Encoding } from './segments.js';
 import type { Selectable } from 'kysely';
 import type { MessagesTable } from '../store/schema.js';
+import type { AcceptPlan, HeldBy } from '../consent/send-rules.js';
+import type { PendingCaps } from '../consent/caps.js';
+import { capBatchInTx, capHistory, type CapCandidate } from './send-log.js';
 
 export { countSegments, type Encoding, type SegmentInfo } from './segments.js';
 
@@ -67,6 +70,12 @@ export interface MessageView {
   updatedAt: string;
   sentAt: string | null;
   deliveredAt: string | null;
+  /**
+   * Set when quiet hours or a frequency cap moved the message later than asked: the time it
+   * may go (`sendAt` is then the same time), and what moved it.
+   */
+  notBefore: string | null;
+  heldBy: HeldBy | null;
   body?: string;
 }
 
@@ -102,9 +111,13 @@ interface PendingAccept {
   row: Selectable<MessagesTable>;
   requestHash: string;
   view: MessageView;
+  /** Frequency caps to apply in the accepting transaction (consent/send-rules). */
+  caps: PendingCaps | null;
+  body: string;
 }
 
-type AcceptOutcome = { ok: true } | { ok: false; lostTo: string };
+type AcceptOutcome =
+  { ok: true } | { ok: false; lostTo: string } | { ok: false; refused: ErrorCode };
 
 function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(Number(ms)).toISOString();
@@ -134,10 +147,63 @@ function isProgram(v: unknown): v is Program {
   return typeof v === 'string' && (PROGRAMS as readonly string[]).includes(v);
 }
 
+/**
+ * `standard`: everything clinics send. `consent_reply`: the answer to STOP, HELP or START,
+ * which consent, quiet hours and caps never hold back.
+ */
+export const MESSAGE_KINDS = ['standard', 'consent_reply'] as const;
+export type MessageKind = (typeof MESSAGE_KINDS)[number];
+
+/** A message about to be committed, as the consent gate sees it. */
+export interface GateItem {
+  orgId: string;
+  toIndex: string;
+  program: Program;
+}
+
+/** The consent engine's answer for one message. */
+export interface GateVerdict {
+  /** Null to accept, or the code to refuse with. */
+  refused: ErrorCode | null;
+  /** The recipient's recorded opt-in to the program (prior express consent). */
+  express: boolean;
+}
+
+/** What the inbound hook is given, inside the transaction that stores the reply. */
+export interface InboundEvent {
+  orgId: string;
+  inboundId: string;
+  /** The organisation's number the text was sent to (replies go out from it). */
+  sender: { id: string; number: string };
+  from: string;
+  fromIndex: string;
+  body: string;
+  receivedAt: number;
+}
+
 export interface MessagingOptions {
   phone: PhonePolicy;
   /** Called with each committed batch size (metrics). */
   onBatch?: (size: number) => void;
+  /**
+   * Decides, inside the accepting transaction, whether each message may be accepted (the
+   * consent engine); returns null to accept or the error code to refuse it with.
+   */
+  gate?: (tx: Db, items: readonly GateItem[]) => Promise<GateVerdict[]>;
+  /** Runs inside the transaction that stores an inbound text, before anything else sees it. */
+  onInbound?: (tx: Db, e: InboundEvent) => Promise<void>;
+  /**
+   * Quiet hours and frequency caps (consent/send-rules): when each message may go, and the
+   * caps its accepting transaction applies. Absent: every message goes when asked.
+   */
+  sendRules?: (m: {
+    orgId: string;
+    to: string;
+    program: Program;
+    sendAt: number;
+    /** A reply to STOP, HELP or START: never held (consent replies use enqueueSystemInTx). */
+    exempt?: 'consent_reply';
+  }) => Promise<AcceptPlan>;
 }
 
 export class Messaging {
@@ -198,6 +264,9 @@ export class Messaging {
       if (replay) return replay;
     }
 
+    // Quiet hours: outside the recipient's window the message waits for the next opening.
+    const plan = await this.opts.sendRules?.({ orgId, to, program: req.program, sendAt });
+    if (plan) sendAt = plan.sendAt;
     const keyring = await this.keyrings.get(orgId);
     const id = newId('msg');
     const row: Selectable<MessagesTable> = {
@@ -218,14 +287,30 @@ export class Messaging {
       failure_code: null,
       failure_reason: null,
       idempotency_key: key ?? null,
+      kind: 'standard',
       created_at: now,
       updated_at: now,
       sent_at: null,
       delivered_at: null,
+      not_before: plan?.heldBy ? sendAt : null,
+      held_by: plan?.heldBy ?? null,
     };
     const view = this.toView(row, to);
-    const outcome = await this.committer.submit({ orgId, actor, row, requestHash, view });
-    if (outcome.ok) return { message: view, replayed: false };
+    const outcome = await this.committer.submit({
+      orgId,
+      actor,
+      row,
+      requestHash,
+      view,
+      caps: plan?.caps ?? null,
+      body: req.body,
+    });
+    if (outcome.ok) {
+      // A frequency cap may have moved the row later (defer mode): answer with it as stored.
+      const moved = row.held_by === 'frequency_cap';
+      return { message: moved ? this.toView(row, to) : view, replayed: false };
+    }
+    if ('refused' in outcome) throw new AppError(outcome.refused);
     // Another request with the same key committed first: answer as a replay of it.
     const replay = await this.replay(orgId, outcome.lostTo, requestHash);
     if (!replay) throw new Error('idempotency key vanished');
@@ -259,9 +344,61 @@ export class Messaging {
   private async commitBatch(batch: PendingAccept[]): Promise<AcceptOutcome[]> {
     return this.store.transaction(async (tx) => {
       const outcomes: AcceptOutcome[] = batch.map(() => ({ ok: true }));
+      // Whether each recipient gave prior express consent to the program (recorded opt-in).
+      const express: boolean[] = batch.map(() => false);
+      if (this.opts.gate) {
+        // Consent is decided in the same transaction as the insert, so an opt-out committed
+        // before this batch is always seen.
+        const verdicts = await this.opts.gate(
+          tx,
+          batch.map((p) => ({
+            orgId: p.orgId,
+            toIndex: p.row.to_index,
+            program: p.row.program as Program,
+          })),
+        );
+        verdicts.forEach((v, i) => {
+          if (v.refused !== null) outcomes[i] = { ok: false, refused: v.refused };
+          express[i] = v.express;
+        });
+      }
+      // Frequency caps, decided in this transaction so two batches never both take the last
+      // slot; refused here, a message never gets an idempotency key.
+      const capped = batch.some((p, i) => p.caps && outcomes[i]!.ok)
+        ? await capBatchInTx(
+            tx,
+            this.store.dialect,
+            batch.map((p, i): CapCandidate | null =>
+              p.caps && outcomes[i]!.ok
+                ? {
+                    orgId: p.orgId,
+                    toIndex: p.row.to_index,
+                    program: p.row.program,
+                    id: p.row.id,
+                    sendAt: p.row.send_at,
+                    body: p.body,
+                    caps: p.caps,
+                    // Without a recorded opt-in the FCC exemption's limits apply (consent/caps).
+                    hasExpressConsent: express[i],
+                  }
+                : null,
+            ),
+            Date.now(),
+          )
+        : null;
+      capped?.decisions.forEach((d, i) => {
+        if (!d) return;
+        if (!d.ok) outcomes[i] = { ok: false, refused: d.code };
+        else if (d.deferred) {
+          const row = batch[i]!.row;
+          row.send_at = d.sendAt;
+          row.not_before = d.sendAt;
+          row.held_by = 'frequency_cap';
+        }
+      });
       const keyed = batch
         .map((p, i) => ({ p, i }))
-        .filter(({ p }) => p.row.idempotency_key !== null);
+        .filter(({ p, i }) => outcomes[i]!.ok && p.row.idempotency_key !== null);
       if (keyed.length > 0) {
         // Within the batch the first request with a key wins; across batches and processes
         // the primary key decides: a key that is already stored is lost to that request.
@@ -292,6 +429,7 @@ export class Messaging {
         }
       }
       const winners = batch.filter((_, i) => outcomes[i]!.ok);
+      await capped?.write(tx, new Set(winners.map((p) => p.row.id)), Date.now());
       await insertRows(
         tx,
         'messages',
@@ -311,7 +449,12 @@ export class Messaging {
           action: 'message.accepted',
           targetType: 'message',
           targetId: p.row.id,
-          details: { program: p.row.program, segments: p.row.segments, sender: p.row.sender_id },
+          details: {
+            program: p.row.program,
+            segments: p.row.segments,
+            sender: p.row.sender_id,
+            ...(p.row.held_by ? { heldBy: p.row.held_by, notBefore: p.row.not_before } : {}),
+          },
           subjectIndex: p.row.to_index,
         })),
       );
@@ -337,6 +480,8 @@ export class Messaging {
       updatedAt: new Date(Number(r.updated_at)).toISOString(),
       sentAt: iso(r.sent_at),
       deliveredAt: iso(r.delivered_at),
+      notBefore: iso(r.not_before),
+      heldBy: (r.held_by as HeldBy | null) ?? null,
       ...(body !== undefined ? { body } : {}),
     };
   }
@@ -478,6 +623,131 @@ export class Messaging {
     return view;
   }
 
+  /**
+   * Queues a message from Tidings itself (a consent reply) inside `tx`: encrypted, audited and
+   * queued like any other, but never held by consent, quiet hours or caps.
+   */
+  async enqueueSystemInTx(
+    tx: Db,
+    m: {
+      orgId: string;
+      to: string;
+      body: string;
+      program: Program;
+      sender: { id: string; number: string };
+    },
+    now = Date.now(),
+  ): Promise<string> {
+    const sender = m.sender;
+    // Cached by the caller before its transaction began (see the callers).
+    const keyring = await this.keyrings.get(m.orgId);
+    const id = newId('msg');
+    const info = countSegments(m.body);
+    const toIndex = blindIndex(keyring, m.to);
+    await tx
+      .insertInto('messages')
+      .values({
+        org_id: m.orgId,
+        id,
+        status: 'queued',
+        program: m.program,
+        sender_id: sender.id,
+        from_number: sender.number,
+        to_enc: encrypt(keyring, rowAad(m.orgId, 'messages', id, 'to'), m.to),
+        to_index: toIndex,
+        body_enc: encrypt(keyring, rowAad(m.orgId, 'messages', id, 'body'), m.body),
+        segments: info.segments,
+        encoding: info.encoding,
+        send_at: now,
+        attempts: 0,
+        carrier_message_id: null,
+        failure_code: null,
+        failure_reason: null,
+        idempotency_key: null,
+        kind: 'consent_reply',
+        created_at: now,
+        updated_at: now,
+        sent_at: null,
+        delivered_at: null,
+      })
+      .execute();
+    await enqueueJobs(tx, [{ orgId: m.orgId, messageId: id, dueAt: now }]);
+    await appendAudit(tx, this.store.dialect, [
+      {
+        orgId: m.orgId,
+        actor: SYSTEM_ACTOR,
+        action: 'message.accepted',
+        targetType: 'message',
+        targetId: id,
+        details: {
+          program: m.program,
+          segments: info.segments,
+          sender: sender.id,
+          kind: 'consent_reply',
+        },
+        subjectIndex: toIndex,
+      },
+    ]);
+    return id;
+  }
+
+  /**
+   * Cancels, inside `tx`, every message still waiting to be sent to a recipient (all
+   * programs, or those named), with `failureCode`. It walks the queue, not the message
+   * history, so its cost follows the backlog. A job a worker holds right now is left to the
+   * worker, which checks consent again before it submits. Returns the canceled ids.
+   */
+  async cancelQueuedToInTx(
+    tx: Db,
+    orgId: string,
+    toIndex: string,
+    programs: readonly Program[] | 'all',
+    failureCode: string,
+    now = Date.now(),
+  ): Promise<string[]> {
+    let q = tx
+      .selectFrom('dispatch_jobs as j')
+      .innerJoin('messages as m', (join) =>
+        join.onRef('m.org_id', '=', 'j.org_id').onRef('m.id', '=', 'j.message_id'),
+      )
+      .select(['m.id as id'])
+      .where('j.org_id', '=', orgId)
+      .where('m.to_index', '=', toIndex)
+      .where('m.status', '=', 'queued')
+      .where('m.kind', '=', 'standard')
+      .where((eb) => eb.or([eb('j.lease_until', 'is', null), eb('j.lease_until', '<', now)]));
+    if (programs !== 'all') q = q.where('m.program', 'in', [...programs]);
+    const ids = (await q.execute()).map((r) => r.id);
+    if (ids.length === 0) return [];
+    for (let i = 0; i < ids.length; i += 500) {
+      await tx
+        .deleteFrom('dispatch_jobs')
+        .where('org_id', '=', orgId)
+        .where('message_id', 'in', ids.slice(i, i + 500))
+        .execute();
+    }
+    await this.setStatusInTx(
+      tx,
+      ids.map((id) => ({ orgId, id, status: 'canceled' as const, failureCode })),
+      now,
+    );
+    return ids;
+  }
+
+  /**
+   * The send times of a recipient's other live messages in a program, as a frequency cap
+   * counts them at dispatch (sent: when sent; waiting: when due). Reads only the capped
+   * history (send-log) and those messages by id: there is no index on the recipient.
+   */
+  capHistory(
+    orgId: string,
+    toIndex: string,
+    program: Program,
+    excludeId: string,
+  ): Promise<number[]> {
+    return capHistory(this.store.db, orgId, toIndex, program, excludeId);
+  }
+
   /** The message as the dispatch worker needs it: decrypted recipient and body. */
   async loadForDispatch(
     orgId: string,
@@ -489,6 +759,9 @@ export class Messaging {
     from: string;
     senderId: string;
     segments: number;
+    program: Program;
+    toIndex: string;
+    kind: MessageKind;
   } | null> {
     const r = await this.store.db
       .selectFrom('messages')
@@ -505,6 +778,9 @@ export class Messaging {
       from: r.from_number,
       senderId: r.sender_id,
       segments: r.segments,
+      program: r.program as Program,
+      toIndex: r.to_index,
+      kind: r.kind as MessageKind,
     };
   }
 
@@ -524,6 +800,9 @@ export class Messaging {
           ...(c.failureCode !== undefined ? { failure_code: c.failureCode } : {}),
           ...(c.failureReason !== undefined ? { failure_reason: c.failureReason } : {}),
           ...(c.attempts !== undefined ? { attempts: c.attempts } : {}),
+          ...(c.heldUntil !== undefined
+            ? { send_at: c.heldUntil.at, not_before: c.heldUntil.at, held_by: c.heldUntil.by }
+            : {}),
           ...(c.status === 'sent' ? { sent_at: now } : {}),
           ...(c.status === 'delivered' ? { delivered_at: now } : {}),
         })
@@ -602,6 +881,15 @@ export class Messaging {
           subjectIndex: blindIndex(keyring, from),
         },
       ]);
+      await this.opts.onInbound?.(tx, {
+        orgId,
+        inboundId: id,
+        sender: { id: sender.id, number: sender.number },
+        from,
+        fromIndex: blindIndex(keyring, from),
+        body: msg.body,
+        receivedAt: now,
+      });
       if (await this.orgs.hasWebhook(orgId, tx)) {
         await enqueueWebhooks(
           tx,
@@ -641,4 +929,6 @@ export interface StatusChange {
   failureCode?: string;
   failureReason?: string;
   attempts?: number;
+  /** Dispatch moved the message later (quiet hours, a frequency cap): its new send time. */
+  heldUntil?: { at: number; by: HeldBy };
 }

@@ -7,7 +7,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import type { Db, Store } from '../store/index.js';
 import type { OrganisationsTable, SendersTable } from '../store/schema.js';
-import { appendAudit, type Actor } from '../audit/index.js';
+import { appendAudit, type Actor, type AuditDetails } from '../audit/index.js';
 import { decrypt, encrypt, rowAad } from '../crypto/index.js';
 import { newId } from '../ids/index.js';
 import type { ApiKeys } from '../identity/index.js';
@@ -137,8 +137,9 @@ export class Organisations {
     }
   }
 
-  async get(orgId: string): Promise<Organisation | null> {
-    const r = await this.store.db
+  /** The organisation; pass `db` when inside a transaction. */
+  async get(orgId: string, db: Db = this.store.db): Promise<Organisation | null> {
+    const r = await db
       .selectFrom('organisations')
       .select(['id', 'name', 'webhook_url', 'created_at', 'session_idle_minutes'])
       .where('id', '=', orgId)
@@ -273,6 +274,48 @@ export class Organisations {
       row.webhook_secret_enc,
     );
     return { url: row.webhook_url, secret };
+  }
+
+  /** The organisation's quiet-hours and frequency-cap settings (consent/send-rules), as JSON. */
+  async messagingSettings(orgId: string): Promise<string | null> {
+    const r = await this.store.db
+      .selectFrom('organisations')
+      .select('messaging_settings')
+      .where('id', '=', orgId)
+      .executeTakeFirst();
+    return r?.messaging_settings ?? null;
+  }
+
+  /**
+   * Stores settings validated by consent/send-rules and audits the change in the same
+   * transaction (`org.settings_changed`, with `details` saying what they now are).
+   */
+  async setMessagingSettings(
+    orgId: string,
+    json: string,
+    details: AuditDetails,
+    actor: Actor,
+  ): Promise<void> {
+    await this.store.transaction(async (tx) => {
+      const res = await tx
+        .updateTable('organisations')
+        .set({ messaging_settings: json })
+        .where('id', '=', orgId)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) {
+        throw new AppError('not_found', 'No such organisation.');
+      }
+      await appendAudit(tx, this.store.dialect, [
+        {
+          orgId,
+          actor,
+          action: 'org.settings_changed',
+          targetType: 'organisation',
+          targetId: orgId,
+          details,
+        },
+      ]);
+    });
   }
 
   async senders(orgId: string): Promise<Sender[]> {

@@ -20,7 +20,10 @@ import { DispatchWorker, type WorkerOptions } from '../dispatch/index.js';
 import { SimulatorCarrier, type CarrierAdapter, type SimulatorOptions } from '../carriers/index.js';
 import { WebhookWorker, type WebhookWorkerOptions } from '../webhooks/index.js';
 import { createLogger, Metrics, type Logger } from '../observability/index.js';
-import { AuditService } from '../audit/index.js';
+import { AuditService, SYSTEM_ACTOR } from '../audit/index.js';
+import { ConsentLedger } from '../consent/ledger.js';
+import { inboundConsentHook } from '../consent/inbound.js';
+import { SendRules } from '../consent/send-rules.js';
 import { masterKeyWrapper, subjectIndexOf } from './audit.js';
 
 export type Role = 'api' | 'worker' | 'all';
@@ -48,6 +51,9 @@ export class Runtime {
   readonly breakGlass: BreakGlass;
   readonly orgs: Organisations;
   readonly messaging: Messaging;
+  readonly consent: ConsentLedger;
+  /** Quiet hours and frequency caps, and each organisation's settings for them. */
+  readonly sendRules: SendRules;
   readonly simulator: SimulatorCarrier;
   readonly worker: DispatchWorker;
   readonly webhooks: WebhookWorker;
@@ -92,7 +98,19 @@ export class Runtime {
     this.messaging = new Messaging(store, keyrings, this.orgs, {
       phone: { regions: config.sendRegions },
       onBatch: (n) => this.metrics.acceptBatch.observe(n),
+      gate: (tx, items) => this.consent.check(tx, items),
+      onInbound: (tx, e) => consentOnInbound(tx, e),
+      sendRules: (m) => this.sendRules.plan(m),
     });
+    this.sendRules = new SendRules(
+      { quietHours: config.quietHours, frequencyCaps: config.frequencyCaps },
+      this.orgs,
+      this.messaging,
+    );
+    this.consent = new ConsentLedger(store, keyrings, this.messaging, this.orgs, {
+      regions: config.sendRegions,
+    });
+    const consentOnInbound = inboundConsentHook(this.consent, this.messaging, this.orgs);
     this.simulator = new SimulatorCarrier({
       latencyMs: config.simulator.latencyMs,
       failureRate: config.simulator.failureRate,
@@ -113,6 +131,24 @@ export class Runtime {
       log,
       this.metrics,
       { maxAttempts: config.maxAttempts, leaseMs: config.dispatchLeaseMs, ...opts.worker },
+      {
+        check: (db, items) => this.consent.check(db, items),
+        carrierOptOut: async (tx, e) => {
+          await this.consent.recordInTx(
+            tx,
+            e.orgId,
+            {
+              phone: e.to,
+              program: 'all',
+              kind: 'opt_out_all',
+              source: 'carrier',
+              evidence: `message:${e.messageId} carrier:${e.carrierCode}`,
+            },
+            SYSTEM_ACTOR,
+          );
+        },
+      },
+      this.sendRules,
     );
     this.webhooks = new WebhookWorker(
       store,

@@ -348,12 +348,85 @@ const m0004: Migration = {
   },
 };
 
+/** The consent ledger, its derived state and policies, and the kind of each message. */
+const m0005: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .alterTable('messages')
+      .addColumn('kind', 'text', (c) => c.notNull().defaultTo('standard'))
+      .execute();
+    await db.schema
+      .createTable('consent_events')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('phone_index', 'text', (c) => c.notNull())
+      .addColumn('phone_enc', 'text', (c) => c.notNull())
+      .addColumn('program', 'text', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('source', 'text', (c) => c.notNull())
+      .addColumn('evidence_enc', 'text')
+      .addColumn('actor_type', 'text', (c) => c.notNull())
+      .addColumn('actor_id', 'text', (c) => c.notNull())
+      .addColumn('occurred_at', 'bigint', (c) => c.notNull())
+      .addColumn('recorded_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('consent_events_pk', ['org_id', 'id'])
+      .execute();
+    await db.schema
+      .createIndex('consent_events_phone')
+      .on('consent_events')
+      .columns(['org_id', 'phone_index', 'id'])
+      .execute();
+    await db.schema
+      .createTable('consent_state')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('phone_index', 'text', (c) => c.notNull())
+      .addColumn('program', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('last_event_id', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('consent_state_pk', ['org_id', 'phone_index', 'program'])
+      .execute();
+    await db.schema
+      .createTable('consent_settings')
+      .addColumn('org_id', 'text', (c) => c.primaryKey().references('organisations.id'))
+      .addColumn('settings', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+  },
+};
+
+/**
+ * Quiet hours and frequency caps (consent/send-rules): why and until when a message was held
+ * (`messages.not_before`, `held_by`), each organisation's settings, and `send_log`, the recent
+ * sends a cap counts per organisation, recipient and program, owned by messaging. One short
+ * row per recipient and program, rewritten in place, rather than an index on the random
+ * `to_index` of every message (see the note on `messages`).
+ */
+const m0006: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.alterTable('messages').addColumn('not_before', 'bigint').execute();
+    await db.schema.alterTable('messages').addColumn('held_by', 'text').execute();
+    await db.schema.alterTable('organisations').addColumn('messaging_settings', 'text').execute();
+    await db.schema
+      .createTable('send_log')
+      .addColumn('org_id', 'text', (c) => c.notNull())
+      .addColumn('to_index', 'text', (c) => c.notNull())
+      .addColumn('program', 'text', (c) => c.notNull())
+      .addColumn('entries', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('send_log_pk', ['org_id', 'to_index', 'program'])
+      .execute();
+  },
+};
+
 /** Every migration, in order. Names sort lexically, as Kysely requires. */
 export const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
   '0002_identity': m0002,
   '0003_key_lifecycle': m0003,
   '0004_audit_checkpoints': m0004,
+  '0005_consent': m0005,
+  '0006_quiet_hours_caps': m0006,
 };
 
 export const migrationProvider: MigrationProvider = {

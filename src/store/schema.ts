@@ -15,6 +15,8 @@ export interface OrganisationsTable {
   created_at: number;
   /** Automatic logoff after this many idle minutes. */
   session_idle_minutes: Generated<number>;
+  /** Quiet hours and frequency caps (consent/send-rules MessagingSettings), JSON; null: defaults. */
+  messaging_settings: string | null;
 }
 
 /** Owned by crypto (keyring persistence, via store/keyring-repo). */
@@ -144,10 +146,16 @@ export interface MessagesTable {
   failure_code: string | null;
   failure_reason: string | null;
   idempotency_key: string | null;
+  /** messaging MESSAGE_KINDS. */
+  kind: string;
   created_at: number;
   updated_at: number;
   sent_at: number | null;
   delivered_at: number | null;
+  /** When quiet hours or a frequency cap moved the message later: the time it may go. */
+  not_before: number | null;
+  /** consent/send-rules HeldBy: what moved it (`quiet_hours`, `frequency_cap`). */
+  held_by: string | null;
 }
 
 /** Owned by dispatch: the durable queue. Carries ids, never content. */
@@ -266,4 +274,56 @@ export interface Database {
   recovery_codes: RecoveryCodesTable;
   sessions: SessionsTable;
   break_glass_grants: BreakGlassGrantsTable;
+  consent_events: ConsentEventsTable;
+  consent_state: ConsentStateTable;
+  consent_settings: ConsentSettingsTable;
+  send_log: SendLogTable;
+}
+
+/**
+ * Owned by messaging (send-log): per organisation, recipient and program, the recent messages
+ * a frequency cap counts (message ids with their send times, encoded by messaging/send-log).
+ */
+export interface SendLogTable {
+  org_id: string;
+  /** The first 16 hex digits of the recipient's blind index. */
+  to_index: string;
+  program: string;
+  entries: string;
+  updated_at: number;
+}
+
+/** Owned by consent (the ledger): append-only. */
+export interface ConsentEventsTable {
+  org_id: string;
+  id: string;
+  phone_index: string;
+  phone_enc: string;
+  /** A program, or `all`. */
+  program: string;
+  kind: string;
+  source: string;
+  evidence_enc: string | null;
+  actor_type: string;
+  actor_id: string;
+  /** When the patient gave or withdrew consent (an import may name a past time). */
+  occurred_at: number;
+  recorded_at: number;
+}
+
+/** Owned by consent: the state derived from the ledger, kept current in the same transaction. */
+export interface ConsentStateTable {
+  org_id: string;
+  phone_index: string;
+  program: string;
+  status: string;
+  last_event_id: string;
+  updated_at: number;
+}
+
+/** Owned by consent: per-organisation policy and reply texts, as JSON. */
+export interface ConsentSettingsTable {
+  org_id: string;
+  settings: string;
+  updated_at: number;
 }

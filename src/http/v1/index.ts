@@ -7,7 +7,15 @@ import type { RouteDef } from './route-def.js';
 import { messageRoutes } from './messages.js';
 import { authRoutes } from './auth.js';
 import { auditRoutes } from './audit.js';
+import { consentRoutes } from './consent.js';
+import { messagingSettingsRoutes } from './settings-messaging.js';
 
 export type { RouteDef } from './route-def.js';
 
-export const routes: readonly RouteDef[] = [...messageRoutes, ...authRoutes, ...auditRoutes];
+export const routes: readonly RouteDef[] = [
+  ...messageRoutes,
+  ...authRoutes,
+  ...auditRoutes,
+  ...consentRoutes,
+  ...messagingSettingsRoutes,
+];

@@ -24,6 +24,11 @@ const messageView = z.object({
   updatedAt: z.string(),
   sentAt: z.string().nullable(),
   deliveredAt: z.string().nullable(),
+  notBefore: z
+    .string()
+    .nullable()
+    .describe('Set when quiet hours or a frequency cap moved the message later: when it may go'),
+  heldBy: z.enum(['quiet_hours', 'frequency_cap']).nullable(),
   body: z.string().optional(),
 });
 

@@ -20,6 +20,8 @@ export interface RouteDef {
   summary: string;
   /** Sign-in endpoints: limited per client address (TIDINGS_AUTH_RATE_LIMIT a minute). */
   rateLimited?: true;
+  /** Bytes, when a route takes more than the default 64 KiB (file imports). */
+  bodyLimit?: number;
   schema: {
     body?: z.ZodType;
     querystring?: z.ZodType;
