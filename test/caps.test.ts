@@ -16,6 +16,7 @@ const actor = { type: 'api_key' as const, id: 'key_test' };
 const admin = { type: 'user' as const, id: 'usr_admin' };
 const REMINDER = 'Lakeside Clinic: your visit is on Tuesday at 10:30. Reply STOP to opt out.';
 const H = 3600_000;
+const MINUTE = 60_000;
 const T0 = Date.parse('2026-06-01T15:00:00Z');
 
 function at(ms: number): void {
@@ -72,8 +73,8 @@ describe.each(DIALECTS)('frequency caps on %s', (dialect) => {
       body: 'Lakeside Clinic: your statement is ready.',
       program: 'billing',
     });
-    // 24 hours later the next one fits (times are kept to the second, rounded up).
-    at(T0 + 24 * H + 1000);
+    // 24 hours later the next one fits (a text counts until the end of its minute).
+    at(T0 + 24 * H + MINUTE);
     await send('+1 617 555 0100');
   });
 
@@ -86,7 +87,7 @@ describe.each(DIALECTS)('frequency caps on %s', (dialect) => {
     at(T0 + 3 * 25 * H);
     expect(await refusal(send(to))).toBe('frequency_cap_exceeded');
     // Once the first is a week old, there is room again.
-    at(T0 + 7 * 24 * H + 1000);
+    at(T0 + 7 * 24 * H + MINUTE);
     await send(to);
   });
 
@@ -116,11 +117,11 @@ describe.each(DIALECTS)('frequency caps on %s', (dialect) => {
     at(T0);
     const first = await send(to);
     const second = await send(to);
-    expect(second.message).toMatchObject({
-      status: 'queued',
-      heldBy: 'frequency_cap',
-      sendAt: new Date(Date.parse(first.message.sendAt) + 24 * H).toISOString(),
-    });
+    expect(second.message).toMatchObject({ status: 'queued', heldBy: 'frequency_cap' });
+    // A day after the first (counted to the end of its minute).
+    const gap = Date.parse(second.message.sendAt) - Date.parse(first.message.sendAt);
+    expect(gap).toBeGreaterThanOrEqual(24 * H);
+    expect(gap).toBeLessThan(24 * H + MINUTE);
     expect(second.message.notBefore).toBe(second.message.sendAt);
     const job = await t.rt.store.db
       .selectFrom('dispatch_jobs')
@@ -240,6 +241,13 @@ describe('frequency caps at dispatch', () => {
         sendAt: new Date(T0 + 44 * H).toISOString(),
         attempts: 0,
       });
+      // The log now counts it when it will go.
+      const rows = await t.rt.store.db
+        .selectFrom('send_log')
+        .select('entries')
+        .where('org_id', '=', deferring)
+        .execute();
+      expect(rows.map((r) => r.entries).join(' ')).toContain(`:${(T0 + 44 * H).toString(36)}`);
       expect((await verifyAudit(t.rt.store.db, refusing)).ok).toBe(true);
       expect((await verifyAudit(t.rt.store.db, deferring)).ok).toBe(true);
     } finally {

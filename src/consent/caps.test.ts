@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import {
   applyCaps,
   bodyMeetsConditions,
@@ -98,6 +99,25 @@ describe('rolling windows', () => {
     // Two days apart either side still leaves room in every 7-day window but not a fourth.
     expect(checkCaps(fcc, [T - 3 * D, T + 3 * D], T).ok).toBe(true);
     expect(checkCaps(fcc, [T - 3 * D, T + 2 * D, T + 3 * D], T).ok).toBe(false);
+  });
+
+  it('agrees with counting every window by brute force', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 400 }), { maxLength: 12 }),
+        fc.integer({ min: 100, max: 300 }),
+        fc.integer({ min: 1, max: 60 }),
+        fc.integer({ min: 1, max: 5 }),
+        (times, at, w, max) => {
+          const rule = { max, windowMs: w, source: 'test' };
+          let busiest = 0;
+          for (let a = at - w + 1; a <= at; a++) {
+            busiest = Math.max(busiest, times.filter((s) => s >= a && s < a + w).length);
+          }
+          expect(checkCaps([rule], times, at).ok).toBe(busiest + 1 <= max);
+        },
+      ),
+    );
   });
 
   it('finds the earliest time the caps allow', () => {

@@ -180,24 +180,38 @@ export function bodyMeetsConditions(
 /**
  * The most messages of `times` that one window of `rule` containing `at` also holds. Windows
  * are `[a, a + W)` with `at` inside; scheduled (future) messages count as well as past ones.
+ * The busiest such window starts just after `at - W` or at a message after `at`.
  */
 function busiestWindow(rule: CapRule, times: readonly number[], at: number): number {
   const w = rule.windowMs;
-  let most = countIn(times, at - w + 1, w);
-  for (const s of times) {
-    if (s >= at && s < at + w) {
-      const n = countIn(times, s - w + 1, w);
-      if (n > most) most = n;
-    }
+  const sorted = Float64Array.from(times).sort();
+  let most = countIn(sorted, at - w + 1, w);
+  let last = NaN;
+  for (let i = lowerBound(sorted, at); i < sorted.length && sorted[i]! < at + w; i++) {
+    const s = sorted[i]!;
+    if (s === last) continue;
+    last = s;
+    const n = countIn(sorted, s - w + 1, w);
+    if (n > most) most = n;
   }
   return most;
 }
 
-/** How many of `times` fall in `[a, a + w)`. */
-function countIn(times: readonly number[], a: number, w: number): number {
-  let n = 0;
-  for (const s of times) if (s >= a && s < a + w) n++;
-  return n;
+/** The first index of sorted `xs` holding a value at least `v`. */
+function lowerBound(xs: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (xs[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** How many of sorted `xs` fall in `[a, a + w)`. */
+function countIn(xs: Float64Array, a: number, w: number): number {
+  return lowerBound(xs, a + w) - lowerBound(xs, a);
 }
 
 export type CapVerdict = { ok: true } | { ok: false; rule: CapRule };
@@ -209,6 +223,8 @@ export function checkCaps(
   at: number,
 ): CapVerdict {
   for (const rule of rules) {
+    // Fewer messages in all than the cap allows: no window can be full.
+    if (times.length < rule.max) continue;
     if (busiestWindow(rule, times, at) + 1 > rule.max) return { ok: false, rule };
   }
   return { ok: true };

@@ -17,6 +17,7 @@ import { PROGRAMS, type Program } from '../messaging/index.js';
 import {
   applyCaps,
   capPolicyFor,
+  checkCaps,
   CAP_MODES,
   DEFAULT_CAP_SETTINGS,
   rulesFor,
@@ -26,8 +27,6 @@ import {
   type PendingCaps,
   type ProgramCap,
 } from './caps.js';
-
-export type { CapDecision, PendingCaps } from './caps.js';
 import {
   DEFAULT_QUIET_WINDOW,
   formatWindow,
@@ -45,6 +44,8 @@ import {
   type RecipientLocation,
   type RecipientLocationInput,
 } from './timezones.js';
+
+export type { CapDecision, PendingCaps } from './caps.js';
 
 const identity = (t: number) => t;
 
@@ -99,14 +100,15 @@ export interface MessagingSettingsStore {
   ): Promise<void>;
 }
 
-/** The send times of a recipient's other live messages in a program (messaging owns them). */
+/** A recipient's other messages in a program (messaging owns them). */
 export interface SendHistory {
   capHistory(
     orgId: string,
     toIndex: string,
     program: Program,
     excludeId: string,
-  ): Promise<number[]>;
+  ): Promise<{ logged: number[]; exact(): Promise<number[]> }>;
+  relogCap(orgId: string, toIndex: string, program: Program, id: string, at: number): Promise<void>;
 }
 
 export interface SendRulesConfig {
@@ -142,6 +144,13 @@ export interface DispatchCandidate {
 }
 
 const SETTINGS_CACHE_MS = 5_000;
+/**
+ * How much later than logged a message may have gone, as dispatch assumes before it reads the
+ * exact history: longer than any quiet-hours hold (at most 15 hours, Saturday 21:00 to Sunday
+ * noon in Texas) and than retries take. A message that waited in the queue longer than this
+ * (workers down for a day) is counted from its planned time.
+ */
+const DISPATCH_LAG_MS = 24 * 3600_000;
 const INTERVAL_CACHE = 10_000;
 const LOOKAHEAD_MS = 8 * 24 * 3600_000;
 /** A cached set of openings is used while at least this much of it lies ahead. */
@@ -333,12 +342,18 @@ export class SendRules {
     if (!caps) return null;
     const rules = rulesFor(caps.policy, c.hasExpressConsent);
     if (rules.length === 0) return null;
-    const times = await this.history.capHistory(c.orgId, c.toIndex, c.program, c.messageId);
-    const out = applyCaps(rules, times, now, caps.policy.mode, caps.opening);
+    const history = await this.history.capHistory(c.orgId, c.toIndex, c.program, c.messageId);
+    // The log holds planned times, and a message may have gone later than planned (held by
+    // quiet hours, retried, or waiting in a long queue): count each as late as DISPATCH_LAG_MS
+    // after its time. When that fits, it fits; when not, ask the messages themselves.
+    const late = history.logged.map((t) => (t <= now ? Math.min(t + DISPATCH_LAG_MS, now) : t));
+    if (checkCaps(rules, late, now).ok) return null;
+    const out = applyCaps(rules, await history.exact(), now, caps.policy.mode, caps.opening);
     switch (out.kind) {
       case 'ok':
         return null;
       case 'deferred':
+        await this.history.relogCap(c.orgId, c.toIndex, c.program, c.messageId, out.at);
         return { deferTo: out.at, heldBy: 'frequency_cap' };
       case 'refused':
         return { cancel: 'frequency_cap_exceeded' };

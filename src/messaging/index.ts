@@ -20,7 +20,7 @@ import type { Selectable } from 'kysely';
 import type { MessagesTable } from '../store/schema.js';
 import type { AcceptPlan, HeldBy } from '../consent/send-rules.js';
 import type { PendingCaps } from '../consent/caps.js';
-import { capBatchInTx, capHistory, type CapCandidate } from './send-log.js';
+import { capBatchInTx, capHistory, relog, type CapCandidate, type CapHistory } from './send-log.js';
 
 export { countSegments, type Encoding, type SegmentInfo } from './segments.js';
 
@@ -735,17 +735,25 @@ export class Messaging {
   }
 
   /**
-   * The send times of a recipient's other live messages in a program, as a frequency cap
-   * counts them at dispatch (sent: when sent; waiting: when due). Reads only the capped
-   * history (send-log) and those messages by id: there is no index on the recipient.
+   * A recipient's other messages in a program, as a frequency cap counts them at dispatch:
+   * their logged times, and (when a cap is close) their exact ones from the messages. Reads
+   * only the capped history (send-log) and messages by id range: there is no index on the
+   * recipient.
    */
   capHistory(
     orgId: string,
     toIndex: string,
     program: Program,
     excludeId: string,
-  ): Promise<number[]> {
+  ): Promise<CapHistory> {
     return capHistory(this.store.db, orgId, toIndex, program, excludeId);
+  }
+
+  /** Dispatch deferred a capped message to `at`: count it then from now on. */
+  relogCap(orgId: string, toIndex: string, program: Program, id: string, at: number) {
+    return this.store.transaction((tx) =>
+      relog(tx, this.store.dialect, orgId, toIndex, program, id, at),
+    );
   }
 
   /** The message as the dispatch worker needs it: decrypted recipient and body. */

@@ -1,37 +1,45 @@
 /**
  * @module messaging/send-log
  * The history a frequency cap counts: per organisation, recipient (blind index) and program,
- * one short row in `send_log` naming each capped message and when it is due. The accepting
- * transaction appends its messages to their rows and gets the rows back in one statement,
- * decides (consent/caps) on what was there before, and rewrites only the rows whose messages
- * were not all accepted as planned.
+ * one short row in `send_log` saying how many capped messages were made in each minute, and
+ * when those scheduled ahead are due. The accepting transaction appends its messages to their
+ * rows and gets the rows back in one statement, decides (consent/caps) on what was there
+ * before, and rewrites only the rows whose messages were not all accepted as planned, or that
+ * have grown enough to be worth compacting.
  *
  * Why not an index on `messages.to_index`: its keys are random, so it would dirty one page per
  * message in every accept commit (docs/performance.md). These rows are fewer (one per
- * recipient and program, not per message) and short (about 9 bytes a message), and entries
- * older than the longest window are dropped whenever a row is rewritten.
+ * recipient and program, not per message) and short: a minute of messages is one token.
  *
- * Planned times can be stale (dispatch may move a message later), so before a cap refuses or
- * defers, and at dispatch, the entries are looked up in `messages` itself: canceled and failed
- * messages drop out, sent ones count when they were sent.
+ * A message due when it is made counts as sent at the end of its minute: later than it was,
+ * by under a minute, which can only make a cap stricter. Planned times can be stale (dispatch
+ * may move a message later), so before a cap refuses or defers, and at dispatch, the logged
+ * minutes are looked up in `messages` itself: canceled and failed messages drop out, and the
+ * others count when they were sent, or are due.
  */
 import { sql } from 'kysely';
 import type { Db, Dialect } from '../store/index.js';
-import { decideCaps, type CapDecision, type PendingCaps } from '../consent/caps.js';
+import { decideCaps, rulesFor, type CapDecision, type PendingCaps } from '../consent/caps.js';
 
 /** Entries older than this are dropped: longer than the longest cap window (7 days). */
 const KEEP_MS = 8 * 24 * 3600_000;
+const MINUTE = 60_000;
+/** A row with more tokens than this is compacted (a minute's tokens merged) when next read. */
+const COMPACT_AT = 12;
 
 /** Statuses of a message that goes, or went, out. */
 const LIVE: ReadonlySet<string> = new Set(['queued', 'sending', 'sent', 'delivered', 'read']);
 
 /**
- * A message in the log: the millisecond its id was made (which, with the recipient, finds it
- * among the messages) and when it is due. `id` is known for this batch's messages.
+ * Messages in the log: `count` made in minute `minute` (epoch minutes), all due at `at`;
+ * `exact` when `at` is a due time of its own (scheduled ahead, deferred or checked) rather
+ * than the end of the minute. `id` is known for this batch's messages.
  */
 interface Entry {
-  made: number;
+  minute: number;
   at: number;
+  count: number;
+  exact: boolean;
   id?: string;
 }
 
@@ -47,7 +55,7 @@ function madeAt(id: string): number {
   return t;
 }
 
-/** The ten ULID characters of a millisecond: every id made then starts `msg_` + these. */
+/** The ten ULID characters of a millisecond: ids made from then on sort from `msg_` + these. */
 function ulidTime(ms: number): string {
   let out = '';
   for (let i = 0; i < 10; i++) {
@@ -57,60 +65,78 @@ function ulidTime(ms: number): string {
   return out;
 }
 
+const minuteEnd = (minute: number) => (minute + 1) * MINUTE - 1;
+
+/** The entry of one message made as `id` and due at `at`. */
 function entryOf(id: string, at: number): Entry {
-  return { made: madeAt(id), at, id };
+  const made = madeAt(id);
+  const minute = Math.floor(made / MINUTE);
+  // Due when made (a few milliseconds before the id): counted at the end of the minute.
+  const bucketed = at <= made && at > made - MINUTE;
+  return { minute, at: bucketed ? minuteEnd(minute) : at, count: 1, exact: !bucketed, id };
 }
 
 /**
- * The time the id was made in base 36 (8 characters), then `.` and the due time's offset from
- * it when they differ by more than a second. Most messages are due when accepted, so most
- * entries are just the 8 characters. Rounding such a due time up to the id's time
- * (milliseconds later) can only make a cap stricter: no message accepted later is due before
- * it.
+ * Tokens, separated by spaces: `minute36` (a message made that minute and due then), or
+ * `minute36:due36` (one due at a time of its own: scheduled, held or deferred), either
+ * followed by `*count` for several alike.
  */
 function encode(e: Entry): string {
-  const offset = e.at - e.made;
-  const head = e.made.toString(36);
-  return offset <= 0 && offset > -1000 ? head : `${head}.${offset.toString(36)}`;
-}
-
-/** `encode` for a message id and due time, without building the entry. */
-function encodeFor(id: string, at: number): string {
-  const made = madeAt(id);
-  const offset = at - made;
-  const head = made.toString(36);
-  return offset <= 0 && offset > -1000 ? head : `${head}.${offset.toString(36)}`;
-}
-
-function decode(text: string): Entry {
-  const dot = text.indexOf('.');
-  const made = parseInt(dot < 0 ? text : text.slice(0, dot), 36);
-  return { made, at: dot < 0 ? made : made + parseInt(text.slice(dot + 1), 36) };
-}
-
-/** Just the due times of a row (the common case needs no more). */
-function parseTimes(text: string): number[] {
-  const out: number[] = [];
-  let start = 0;
-  while (start < text.length) {
-    let end = text.indexOf(' ', start);
-    if (end < 0) end = text.length;
-    if (end > start) {
-      const dot = text.indexOf('.', start);
-      if (dot < 0 || dot > end) out.push(parseInt(text.slice(start, end), 36));
-      else {
-        out.push(parseInt(text.slice(start, dot), 36) + parseInt(text.slice(dot + 1, end), 36));
-      }
-    }
-    start = end + 1;
-  }
-  return out;
+  const head = e.exact ? `${e.minute.toString(36)}:${e.at.toString(36)}` : e.minute.toString(36);
+  return e.count === 1 ? head : `${head}*${e.count}`;
 }
 
 function parseEntries(text: string): Entry[] {
   const out: Entry[] = [];
-  for (const part of text.split(' ')) if (part) out.push(decode(part));
+  for (const t of text.split(' ')) {
+    if (!t) continue;
+    const star = t.indexOf('*');
+    const head = star < 0 ? t : t.slice(0, star);
+    const count = star < 0 ? 1 : parseInt(t.slice(star + 1), 10);
+    const colon = head.indexOf(':');
+    const minute = parseInt(colon < 0 ? head : head.slice(0, colon), 36);
+    if (colon < 0) out.push({ minute, at: minuteEnd(minute), count, exact: false });
+    else out.push({ minute, at: parseInt(head.slice(colon + 1), 36), count, exact: true });
+  }
   return out;
+}
+
+/** The due time of every message in `entries` (a count of k gives k times). */
+function timesOf(entries: readonly Entry[]): number[] {
+  const out: number[] = [];
+  for (const e of entries) for (let i = 0; i < e.count; i++) out.push(e.at);
+  return out;
+}
+
+/** Merges entries alike (same minute, same due time) and drops what no rule can need. */
+function compact(entries: readonly Entry[], keep: number, now: number): Entry[] {
+  const cutoff = now - KEEP_MS;
+  const buckets = new Map<string, Entry>();
+  const out: Entry[] = [];
+  for (const e of entries) {
+    if (e.at <= cutoff || e.count === 0) continue;
+    const key = `${e.minute}:${e.exact ? e.at : ''}`;
+    const b = buckets.get(key);
+    if (b) b.count += e.count;
+    else {
+      const copy = { ...e, id: undefined };
+      buckets.set(key, copy);
+      out.push(copy);
+    }
+  }
+  // A rule allowing N needs only the N latest past messages.
+  let past = 0;
+  for (const e of out) if (e.at <= now) past += e.count;
+  let drop = Math.max(0, past - keep);
+  if (drop > 0) {
+    for (const e of [...out].filter((x) => x.at <= now).sort((a, b) => a.at - b.at)) {
+      const d = Math.min(drop, e.count);
+      e.count -= d;
+      drop -= d;
+      if (drop === 0) break;
+    }
+  }
+  return out.filter((e) => e.count > 0).sort((a, b) => a.minute - b.minute);
 }
 
 /**
@@ -124,17 +150,17 @@ export function recipientKey(toIndex: string): string {
 
 /** A recipient's log while its batch is decided. */
 interface Log {
-  /** As read; new entries are appended to it unless the row must be rewritten. */
+  /** The row as it was before this batch. */
   raw: string;
-  /** Due times of every entry the decisions see (read, checked, then this batch's). */
+  /** Due times of every message the decisions see (read, checked, then this batch's). */
   times: number[];
-  /** The entries themselves, once a check or a rewrite needed them. */
+  /** The entries, once a check needed them. */
   entries: Entry[] | null;
-  /** Checking against the messages changed the entries read: write them all again. */
+  /** The row must be written again (a check, a refusal, a deferral or compacting). */
   rewrite: boolean;
   /** This batch's accepted messages. */
   added: { id: string; at: number }[];
-  /** Past entries a rule can still need: the largest count any rule allows. */
+  /** Past messages a rule can still need: the largest count any rule allows. */
   keep: number;
 }
 
@@ -191,13 +217,24 @@ async function appendAndRead(
   return out;
 }
 
-/** Replaces whole rows (after a check, a refusal, a deferral or trimming). */
+/** Replaces whole rows, one statement per organisation on SQLite. */
 async function replaceRows(
   db: Db,
+  dialect: Dialect,
   orgId: string,
   rows: readonly { toIndex: string; program: string; text: string }[],
   now: number,
 ): Promise<void> {
+  if (dialect === 'sqlite') {
+    const json = JSON.stringify(rows.map((r) => [r.toIndex, r.program, r.text]));
+    await sql`
+      insert into send_log (org_id, to_index, program, entries, updated_at)
+      select ${orgId}, value ->> 0, value ->> 1, value ->> 2, ${now}
+      from json_each(${json}) where true
+      on conflict (org_id, to_index, program)
+      do update set entries = excluded.entries, updated_at = excluded.updated_at`.execute(db);
+    return;
+  }
   for (const r of rows) {
     await db
       .updateTable('send_log')
@@ -210,61 +247,68 @@ async function replaceRows(
 }
 
 /**
- * Finds the logged messages of one recipient in `messages`: for each entry, its current due
- * time (when sent, the time it was sent), or nothing when it was canceled, failed or expired,
- * or is not there. One statement: every message to the recipient made in an entry's
- * millisecond. Entries of one millisecond match that millisecond's messages in turn, so two
- * made at once are both counted, and a canceled one drops out once.
+ * The recipient's live messages made in these minutes, with their current due times (when
+ * sent, the time they were sent). One statement; canceled, failed and expired ones are left
+ * out.
  */
 async function lookUp(
   db: Db,
   orgId: string,
   toIndex: string,
-  entries: readonly Entry[],
-): Promise<({ id: string; at: number } | null)[]> {
-  if (entries.length === 0) return [];
-  const made = [...new Set(entries.map((e) => e.made))];
-  const rows: { id: string; status: string; send_at: number; sent_at: number | null }[] = [];
-  for (let i = 0; i < made.length; i += 100) {
-    rows.push(
-      ...(await db
-        .selectFrom('messages')
-        .select(['id', 'status', 'send_at', 'sent_at'])
-        .where('org_id', '=', orgId)
-        .where('to_index', '=', toIndex)
-        .where((eb) =>
-          eb.or(
-            made.slice(i, i + 100).map((ms) => {
-              const prefix = `msg_${ulidTime(ms)}`;
-              return eb.and([eb('id', '>=', prefix), eb('id', '<', `${prefix}~`)]);
-            }),
-          ),
-        )
-        .execute()),
-    );
+  program: string,
+  minutes: readonly number[],
+): Promise<{ id: string; minute: number; at: number }[]> {
+  const unique = [...new Set(minutes)];
+  const out: { id: string; minute: number; at: number }[] = [];
+  for (let i = 0; i < unique.length; i += 100) {
+    const rows = await db
+      .selectFrom('messages')
+      .select(['id', 'status', 'send_at', 'sent_at'])
+      .where('org_id', '=', orgId)
+      .where('to_index', '=', toIndex)
+      .where('program', '=', program)
+      .where((eb) =>
+        eb.or(
+          // Ids made in a minute sort from its first millisecond's ULID prefix to the next's.
+          unique
+            .slice(i, i + 100)
+            .map((m) =>
+              eb.and([
+                eb('id', '>=', `msg_${ulidTime(m * MINUTE)}`),
+                eb('id', '<', `msg_${ulidTime((m + 1) * MINUTE)}`),
+              ]),
+            ),
+        ),
+      )
+      .execute();
+    for (const r of rows) {
+      if (!LIVE.has(r.status)) continue;
+      out.push({
+        id: r.id,
+        minute: Math.floor(madeAt(r.id) / MINUTE),
+        at: Number(r.sent_at ?? r.send_at),
+      });
+    }
   }
-  const byMade = new Map<number, typeof rows>();
-  for (const r of rows.sort((a, b) => (a.id < b.id ? -1 : 1))) {
-    const ms = madeAt(r.id);
-    const list = byMade.get(ms);
-    if (list) list.push(r);
-    else byMade.set(ms, [r]);
-  }
-  return entries.map((e) => {
-    const r = byMade.get(e.made)?.shift();
-    if (!r || !LIVE.has(r.status)) return null;
-    return { id: r.id, at: Number(r.sent_at ?? r.send_at) };
-  });
+  return out;
 }
 
-/** The due times of the recipient's other live messages in `program`, for dispatch. */
+/** A recipient's history in one program, as dispatch checks a message against it. */
+export interface CapHistory {
+  /** The other messages' times as logged (planned, or the end of the minute they were made). */
+  logged: number[];
+  /** The other messages' times from `messages` itself: exact, but a wider read. */
+  exact(): Promise<number[]>;
+}
+
+/** The history of the recipient's other messages in `program`, for dispatch. */
 export async function capHistory(
   db: Db,
   orgId: string,
   toIndex: string,
   program: string,
   excludeId: string,
-): Promise<number[]> {
+): Promise<CapHistory> {
   const row = await db
     .selectFrom('send_log')
     .select('entries')
@@ -272,9 +316,58 @@ export async function capHistory(
     .where('to_index', '=', recipientKey(toIndex))
     .where('program', '=', program)
     .executeTakeFirst();
-  if (!row) return [];
-  const found = await lookUp(db, orgId, toIndex, parseEntries(row.entries));
-  return found.filter((f) => f !== null && f.id !== excludeId).map((f) => f!.at);
+  if (!row) return { logged: [], exact: () => Promise.resolve([]) };
+  const entries = parseEntries(row.entries);
+  // Leave out the message itself: one entry of the minute its id was made.
+  const own = Math.floor(madeAt(excludeId) / MINUTE);
+  const mine = entries.find((e) => e.minute === own);
+  if (mine) mine.count -= 1;
+  return {
+    logged: timesOf(entries),
+    exact: async () => {
+      const found = await lookUp(
+        db,
+        orgId,
+        toIndex,
+        program,
+        entries.map((e) => e.minute),
+      );
+      return found.filter((f) => f.id !== excludeId).map((f) => f.at);
+    },
+  };
+}
+
+/**
+ * Records that a logged message is now due at `at` (dispatch deferred it past a cap), so the
+ * next checks count it when it goes. Its own small transaction: if the deferral itself is then
+ * not recorded, the log only counts the message later than it goes, which is stricter.
+ */
+export async function relog(
+  db: Db,
+  dialect: Dialect,
+  orgId: string,
+  toIndex: string,
+  program: string,
+  id: string,
+  at: number,
+): Promise<void> {
+  const key = recipientKey(toIndex);
+  const row = await db
+    .selectFrom('send_log')
+    .select('entries')
+    .where('org_id', '=', orgId)
+    .where('to_index', '=', key)
+    .where('program', '=', program)
+    .executeTakeFirst();
+  if (!row) return;
+  const entries = parseEntries(row.entries);
+  const minute = Math.floor(madeAt(id) / MINUTE);
+  const mine = entries.find((e) => e.minute === minute);
+  if (!mine) return;
+  mine.count -= 1;
+  entries.push({ minute, at, count: 1, exact: true });
+  const text = compact(entries, Number.MAX_SAFE_INTEGER, Date.now()).map(encode).join(' ');
+  await replaceRows(db, dialect, orgId, [{ toIndex: key, program, text }], Date.now());
 }
 
 /** One message of an accepting batch that caps apply to. */
@@ -293,8 +386,46 @@ export interface CapCandidate {
 export interface CapBatch {
   /** Per candidate (null where none was given): accepted at a time, or refused with a code. */
   decisions: (CapDecision | null)[];
-  /** Writes the log rows back, with entries for the accepted messages among `committed`. */
+  /** Writes back the rows where what was appended does not stand. */
   write(tx: Db, committed: ReadonlySet<string>, now: number): Promise<void>;
+}
+
+/** A row the batch touches: what it appends, and its log once read. */
+interface Slot {
+  orgId: string;
+  toIndex: string;
+  program: string;
+  parts: string[];
+  tail: string;
+  log: Log | null;
+}
+
+function newLog(raw: string, now: number): Log {
+  const cutoff = now - KEEP_MS;
+  const times: number[] = [];
+  let tokens = 0;
+  let stale = false;
+  for (const t of raw.split(' ')) {
+    if (!t) continue;
+    tokens++;
+    const star = t.indexOf('*');
+    const colon = t.indexOf(':');
+    const end = star < 0 ? t.length : star;
+    const at =
+      colon < 0 ? minuteEnd(parseInt(t.slice(0, end), 36)) : parseInt(t.slice(colon + 1, end), 36);
+    if (at <= cutoff) stale = true;
+    const count = star < 0 ? 1 : parseInt(t.slice(star + 1), 10);
+    for (let i = 0; i < count; i++) times.push(at);
+  }
+  return {
+    raw,
+    times,
+    entries: null,
+    // Compact a long row, or one holding messages older than the longest window.
+    rewrite: tokens > COMPACT_AT || stale,
+    added: [],
+    keep: 0,
+  };
 }
 
 /**
@@ -313,7 +444,9 @@ export async function capBatchInTx(
   const slots = new Map<string, Slot>();
   const slotOf: (Slot | undefined)[] = [];
   for (const c of candidates) {
-    if (!c) {
+    // Only messages a count applies to are logged: a recipient with express consent is not
+    // counted against the exemption's limits, and then only the body is checked.
+    if (!c || rulesFor(c.caps.policy, c.hasExpressConsent).length === 0) {
       slotOf.push(undefined);
       continue;
     }
@@ -324,7 +457,7 @@ export async function capBatchInTx(
       slot = { orgId: c.orgId, toIndex, program: c.program, parts: [], tail: '', log: null };
       slots.set(key, slot);
     }
-    slot.parts.push(encodeFor(c.id, c.sendAt));
+    slot.parts.push(encode(entryOf(c.id, c.sendAt)));
     slotOf.push(slot);
   }
   const byOrg = new Map<string, Slot[]>();
@@ -335,35 +468,54 @@ export async function capBatchInTx(
     else byOrg.set(slot.orgId, [slot]);
   }
   for (const [orgId, list] of byOrg) {
+    // One order for every batch, so concurrent batches lock rows alike (PostgreSQL).
+    if (dialect === 'postgres') {
+      list.sort((a, b) => {
+        const x = `${a.toIndex}|${a.program}`;
+        const y = `${b.toIndex}|${b.program}`;
+        return x < y ? -1 : x > y ? 1 : 0;
+      });
+    }
     for (const r of await appendAndRead(tx, dialect, orgId, list, now)) {
       const slot = slots.get(`${orgId}|${r.to_index}|${r.program}`);
       if (!slot) continue;
       // What was there before this batch: the row without the tail just appended.
       const raw =
         r.entries === slot.tail ? '' : r.entries.slice(0, r.entries.length - slot.tail.length - 1);
-      slot.log = newLog(raw);
+      slot.log = newLog(raw, now);
     }
   }
   const decisions: (CapDecision | null)[] = candidates.map(() => null);
   for (let i = 0; i < candidates.length; i++) {
     const c = candidates[i];
     const slot = slotOf[i];
-    if (!c || !slot) continue;
-    const log = (slot.log ??= newLog(''));
+    if (!c) continue;
+    if (!slot) {
+      decisions[i] = decideCaps(c.caps, c.body, c.hasExpressConsent, [], c.sendAt);
+      continue;
+    }
+    const log = (slot.log ??= newLog('', now));
     for (const r of c.caps.policy.allRules) if (r.max > log.keep) log.keep = r.max;
     let d = decideCaps(c.caps, c.body, c.hasExpressConsent, log.times, c.sendAt);
-    if (!d.ok && d.code === 'frequency_cap_exceeded' && !log.rewrite && log.raw) {
+    if (!d.ok && d.code === 'frequency_cap_exceeded' && !log.entries && log.raw) {
       // The log holds planned times: check them against the messages before holding this one.
       const read = parseEntries(log.raw);
-      const found = await lookUp(tx, c.orgId, c.toIndex, read);
-      const kept: Entry[] = [];
-      read.forEach((e, j) => {
-        const f = found[j];
-        if (f) kept.push({ ...e, at: f.at });
-      });
-      for (const a of log.added) kept.push(entryOf(a.id, a.at));
-      log.entries = kept;
-      log.times = kept.map((e) => e.at);
+      const found = await lookUp(
+        tx,
+        c.orgId,
+        c.toIndex,
+        c.program,
+        read.map((e) => e.minute),
+      );
+      const checked: Entry[] = found.map((f) => ({
+        minute: f.minute,
+        at: f.at,
+        count: 1,
+        exact: true,
+      }));
+      for (const a of log.added) checked.push(entryOf(a.id, a.at));
+      log.entries = checked;
+      log.times = timesOf(checked);
       log.rewrite = true;
       d = decideCaps(c.caps, c.body, c.hasExpressConsent, log.times, c.sendAt);
     }
@@ -382,58 +534,19 @@ export async function capBatchInTx(
     write: async (db, committed, at) => {
       const rewrites = new Map<string, { toIndex: string; program: string; text: string }[]>();
       for (const slot of slots.values()) {
-        if (!slot.log) continue;
-        const text = rowText(slot.log, committed, at);
-        if (text === null) continue;
+        const log = slot.log;
+        if (!log) continue;
+        const lost = log.added.some((a) => !committed.has(a.id));
+        if (!log.rewrite && !lost) continue;
+        const all = log.entries ?? parseEntries(log.raw);
+        if (!log.entries) for (const a of log.added) all.push(entryOf(a.id, a.at));
+        const kept = all.filter((e) => e.id === undefined || committed.has(e.id));
+        const text = compact(kept, log.keep, at).map(encode).join(' ');
         const list = rewrites.get(slot.orgId) ?? [];
         list.push({ toIndex: slot.toIndex, program: slot.program, text });
         rewrites.set(slot.orgId, list);
       }
-      for (const [orgId, rows] of rewrites) await replaceRows(db, orgId, rows, at);
+      for (const [orgId, rows] of rewrites) await replaceRows(db, dialect, orgId, rows, at);
     },
   };
-}
-
-/** A row the batch touches: what it appends, and its log once read. */
-interface Slot {
-  orgId: string;
-  toIndex: string;
-  program: string;
-  parts: string[];
-  tail: string;
-  log: Log | null;
-}
-
-function newLog(raw: string): Log {
-  return { raw, times: parseTimes(raw), entries: null, rewrite: false, added: [], keep: 0 };
-}
-
-/**
- * The row's text when it must be rewritten, or null when what was appended stands: every
- * message accepted as planned and committed, no check changed the entries, none older than
- * the longest window, and no more past entries than any rule counts (a rule allowing N needs
- * only the N latest).
- */
-function rowText(log: Log, committed: ReadonlySet<string>, now: number): string | null {
-  const cutoff = now - KEEP_MS;
-  let past = 0;
-  let stale = false;
-  for (const t of log.times) {
-    if (t <= cutoff) stale = true;
-    else if (t <= now) past++;
-  }
-  const lost = log.added.filter((a) => !committed.has(a.id));
-  if (!log.rewrite && !stale && past <= log.keep && lost.length === 0) return null;
-  const lostIds = new Set(lost.map((a) => a.id));
-  const all = log.entries ?? [
-    ...parseEntries(log.raw),
-    ...log.added.map((a) => entryOf(a.id, a.at)),
-  ];
-  const live = all.filter((e) => e.at > cutoff && !(e.id !== undefined && lostIds.has(e.id)));
-  const pastOnes = live.filter((e) => e.at <= now).sort((a, b) => a.at - b.at);
-  const dropped = new Set(pastOnes.slice(0, Math.max(0, pastOnes.length - log.keep)));
-  return live
-    .filter((e) => !dropped.has(e))
-    .map(encode)
-    .join(' ');
 }
