@@ -106,6 +106,22 @@ export class PeakRss {
   }
 }
 
+/**
+ * CPU time (user + system, ms) a process has used so far, from /proc (Linux); undefined
+ * elsewhere. Per-request CPU is steadier than throughput on a shared or noisy machine.
+ */
+export function cpuMsOf(pid: number = process.pid): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and
+    // 13th, in clock ticks (100 a second on Linux).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The environment of a benchmark runtime: SQLite in `dataDir`, silent logs. */
 export function benchEnv(
   dataDir: string,

@@ -14,6 +14,7 @@ import {
   BENCH_ACTOR,
   benchEnv,
   countMessages,
+  cpuMsOf,
   makeDataDir,
   note,
   openBenchRuntime,
@@ -153,6 +154,7 @@ export async function runHttpAccept(size: HttpAcceptSize): Promise<ScenarioResul
     let rssMb: number;
     let before: { count: number; sum: number };
     let after: { count: number; sum: number };
+    let cpuMs: number | undefined;
     try {
       note(`http-accept: server pid ${server.child.pid} at ${server.address}`);
       note(`http-accept: warm-up, ${size.warmupSeconds} s`);
@@ -160,8 +162,11 @@ export async function runHttpAccept(size: HttpAcceptSize): Promise<ScenarioResul
       note(`http-accept: ${size.seconds} s, ${size.connections} connections`);
       before = await commitsOf(server.address);
       const rss = new PeakRss(server.child.pid, 250).start();
+      const cpuBefore = cpuMsOf(server.child.pid);
       run = await load(server.address, apiKey, size.connections, size.seconds);
+      const cpuAfter = cpuMsOf(server.child.pid);
       rssMb = rss.stop();
+      if (cpuBefore !== undefined && cpuAfter !== undefined) cpuMs = cpuAfter - cpuBefore;
       after = await commitsOf(server.address);
     } finally {
       await stopServer(server);
@@ -206,6 +211,10 @@ export async function runHttpAccept(size: HttpAcceptSize): Promise<ScenarioResul
         non2xx: run.non2xx,
         errors: run.errors,
         lostAccepts,
+        // The server's CPU time per request answered, in µs: what one request costs it.
+        ...(cpuMs === undefined
+          ? {}
+          : { serverCpuUsPerRequest: Math.round((cpuMs * 1000) / Math.max(1, run['2xx'])) }),
       },
     };
   } finally {
