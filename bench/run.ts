@@ -11,6 +11,7 @@ import { note, resultLine, type ScenarioResult } from './harness.js';
 import { runAccept } from './scenarios/accept.js';
 import { runHttpAccept } from './scenarios/http-accept.js';
 import { runDispatch, runDispatchLatency } from './scenarios/dispatch.js';
+import { runGuard } from './scenarios/guard.js';
 
 type Size = 'quick' | 'full';
 
@@ -31,6 +32,10 @@ const SCENARIOS: Record<string, (size: Size) => Promise<ScenarioResult>> = {
   dispatch: (size) => runDispatch({ messages: size === 'quick' ? 10_000 : 100_000 }),
   'dispatch-latency': (size) =>
     runDispatchLatency(size === 'quick' ? { rate: 500, seconds: 4 } : { rate: 1000, seconds: 20 }),
+  guard: (size) =>
+    runGuard(
+      size === 'quick' ? { scans: 100_000, warmup: 10_000 } : { scans: 1_000_000, warmup: 50_000 },
+    ),
 };
 
 const USAGE = `usage: npm run bench -- [--quick] [--scenario NAME]...
