@@ -67,6 +67,10 @@ const schema = z.object({
     .default('08:00-21:00'),
   /** Frequency caps (docs/consent.md); `off` disables them (development, tests, benchmarks). */
   TIDINGS_FREQUENCY_CAPS: z.enum(['on', 'off']).default('on'),
+  /** How long a secure-message link works, unless the sender asks for less (docs/portal.md). */
+  TIDINGS_SECURE_LINK_TTL_HOURS: positiveInt.max(24 * 90).default(24 * 7),
+  /** Requests per minute one client address may make to the patient portal (/s/…). */
+  TIDINGS_PORTAL_RATE_LIMIT: positiveInt.max(10_000).default(60),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 
@@ -103,6 +107,10 @@ export interface Config {
   readonly quietHours: { readonly start: number; readonly end: number } | 'off';
   /** Whether frequency caps are enforced. */
   readonly frequencyCaps: boolean;
+  /** Default lifetime of a secure-message link, in hours. */
+  readonly secureLinkTtlHours: number;
+  /** Requests per minute per client address to the patient portal. */
+  readonly portalRateLimit: number;
   readonly logLevel: LogLevel;
 }
 
@@ -183,6 +191,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         ? 'off'
         : Object.freeze(parseQuietWindow(c.TIDINGS_QUIET_HOURS)!),
     frequencyCaps: c.TIDINGS_FREQUENCY_CAPS === 'on',
+    secureLinkTtlHours: c.TIDINGS_SECURE_LINK_TTL_HOURS,
+    portalRateLimit: c.TIDINGS_PORTAL_RATE_LIMIT,
     logLevel: c.LOG_LEVEL,
   });
 }

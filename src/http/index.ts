@@ -1,7 +1,8 @@
 /**
  * @module http
  * The Fastify application. Audiences are separate encapsulated plugins, each with its own
- * authentication: the integrators' API under `/v1` (API keys) and the operations endpoints
+ * authentication: the integrators' API under `/v1` (API keys), the patient portal under `/s`
+ * (link token and a verified patient session; see http/portal) and the operations endpoints
  * (`/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs`). Request logs carry the
  * route pattern, never the URL (a query string could carry data).
  */
@@ -31,6 +32,7 @@ import { sha256Hex } from '../crypto/index.js';
 import { handleClientError, handleError, handleNotFound } from './errors.js';
 import { docsCsp, helmetOptions, httpsServerOptions } from './security.js';
 import { routes } from './v1/index.js';
+import { PORTAL_PREFIX, portalPlugin } from './portal/index.js';
 import { SESSION_COOKIE } from './cookie.js';
 
 declare module 'fastify' {
@@ -215,6 +217,8 @@ export async function buildHttp(
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: docsCsp(rt.config) });
   await app.register(opsPlugin(rt));
   await app.register(apiPlugin(rt));
+  // The patient portal (/s/{token}): its own context, cookies, rate limit and error pages.
+  await app.register(portalPlugin(rt), { prefix: PORTAL_PREFIX });
   await app.ready();
   return app;
 }

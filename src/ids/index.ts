@@ -8,7 +8,24 @@ import { randomUnit } from '../crypto/random.js';
 
 const next = monotonicFactory(randomUnit);
 
-export type IdPrefix = 'org' | 'msg' | 'key' | 'snd' | 'in' | 'wh' | 'usr' | 'ses' | 'bg' | 'cev';
+export type IdPrefix =
+  | 'org'
+  | 'msg'
+  | 'key'
+  | 'snd'
+  | 'in'
+  | 'wh'
+  | 'usr'
+  | 'ses'
+  | 'bg'
+  | 'cev'
+  // Portal: secure message, its one-time code, patient session, reply.
+  | 'sec'
+  | 'otp'
+  | 'pss'
+  | 'srp'
+  // Organisation templates (templates).
+  | 'tpl';
 
 export function newId(prefix: IdPrefix): string {
   return `${prefix}_${next().toLowerCase()}`;

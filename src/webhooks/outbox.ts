@@ -8,7 +8,13 @@
 import { insertRows, type Db } from '../store/index.js';
 import { newId } from '../ids/index.js';
 
-export type WebhookEventType = 'message.status' | 'message.inbound' | 'security.break_glass';
+export type WebhookEventType =
+  | 'message.status'
+  | 'message.inbound'
+  | 'security.break_glass'
+  | 'secure_message.read'
+  | 'secure_message.locked'
+  | 'secure_message.replied';
 
 export interface OutboxEvent {
   orgId: string;
