@@ -3,6 +3,7 @@
  * Patients and staff recipients. For now: phone number normalisation.
  */
 export {
+  formatDisplayPhone,
   normaliseLookupPhone,
   normalisePhone,
   normaliseReportedPhone,

@@ -73,3 +73,19 @@ export function normaliseLookupPhone(input: string, policy: PhonePolicy): string
   if (trimmed.startsWith('+') && digits.length >= 3 && digits.length <= 15) return `+${digits}`;
   throw new AppError('invalid_phone_number');
 }
+
+/**
+ * A phone number to show inside a text (the organisation's own line: "call us at …"): any
+ * valid number in the installation's regions, landlines and toll-free numbers included,
+ * normalised like `normaliseLookupPhone` and written the national way ("(617) 555-0123").
+ * Throws `invalid_phone_number` or `unsupported_region`, naming no digits.
+ */
+export function formatDisplayPhone(input: string, policy: PhonePolicy): string {
+  const e164 = normaliseLookupPhone(input, policy);
+  const parsed = parsePhoneNumberFromString(e164);
+  if (!parsed?.isValid()) throw new AppError('invalid_phone_number');
+  if (!parsed.country || !policy.regions.includes(parsed.country)) {
+    throw new AppError('unsupported_region');
+  }
+  return parsed.formatNational();
+}

@@ -17,6 +17,8 @@ export const SCOPES = [
   'audit:read',
   'secure:send',
   'webhooks:write',
+  'templates:read',
+  'templates:write',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 
