@@ -37,7 +37,8 @@ const PHONE_A_NATIONAL = '(617) 555-0123';
 const PHONE_B = '+16175550188';
 const DIGITS_A = '6175550123';
 const DIGITS_B = '6175550188';
-const BODY = 'Your biopsy results are ready';
+// Allowed by the content guard (held text becomes a secure message: test/guard-pipeline).
+const BODY = 'Your appointment at Lakeside is confirmed';
 const N = 5;
 
 interface Run {

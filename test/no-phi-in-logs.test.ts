@@ -18,7 +18,10 @@ announcePgSkip('no PHI in logs');
 const ACTOR = { type: 'cli' as const, id: 'test' };
 /** A distinctive body; each variant below keeps the marker. */
 const MARKER = 'Zanzibar-Okapi-9137';
-const BODY = `${MARKER}: your biopsy results are ready, call Dr Vantongeren`;
+// Allowed by the content guard, so it goes as SMS and walks every dispatch path.
+const BODY = `${MARKER}: your visit is confirmed, call Dr Vantongeren`;
+/** Held by the content guard: diverted into a secure message (its text must not be logged). */
+const HELD = `${MARKER}: your biopsy results are positive, call Dr Vantongeren`;
 const PHONE = '+16175550123';
 const PHONE_FORMS = [
   PHONE,
@@ -138,6 +141,14 @@ describe.each(DIALECTS)('no PHI in logs on %s', (dialect) => {
       expect(r.status, r.text).toBe(202);
       ids.push((JSON.parse(r.text) as { id: string }).id);
     }
+
+    // Held content: diverted into a secure message, and a neutral notice goes instead.
+    const held = await call('diverted', 'POST', '/v1/messages', {
+      json: { to: PHONE, body: HELD, program: 'care' },
+    });
+    expect(held.status, held.text).toBe(202);
+    expect((JSON.parse(held.text) as { guard: { action: string } }).guard.action).toBe('diverted');
+    expect(held.text).not.toContain(MARKER);
 
     // Idempotency: a key that quotes the number, a replay, and a conflict.
     const idem = { 'idempotency-key': `order-${PHONE}-${MARKER}` };
@@ -429,6 +440,7 @@ describe.each(DIALECTS)('no PHI in logs on %s', (dialect) => {
       `url /v1/x?to=${encodeURIComponent(PHONE)}`,
       JSON.stringify({ from: REPLIER }),
       JSON.stringify({ body: BODY }),
+      JSON.stringify({ body: HELD }),
       JSON.stringify({ err: 'zanzibar-okapi' }),
     ]) {
       expect(leaks(sample), sample).not.toEqual([]);

@@ -63,6 +63,22 @@ export const AUDIT_ACTIONS = {
   'audit.exported': '164.312(b)',
   'audit.disclosures_read': '164.528',
   'audit.signing_key_created': '164.312(c)(1)',
+  // Secure messages and the patient portal (portal/).
+  'secure_message.created': '164.312(b)',
+  'secure_message.notice_refused': '164.312(b)',
+  'secure_message.read': '164.312(b)',
+  'secure_message.replies_read': '164.312(b)',
+  'secure_message.revoked': '164.312(b)',
+  'secure_message.code_sent': '164.312(d)',
+  'secure_message.verify_failed': '164.312(d)',
+  'secure_message.verified': '164.312(d)',
+  'secure_message.locked': '164.312(d)',
+  'secure_message.viewed': '164.312(b)',
+  'secure_message.replied': '164.312(b)',
+  // Organisation templates (templates/): who changed the texts patients receive.
+  'template.created': '164.312(b)',
+  'template.updated': '164.312(b)',
+  'template.deleted': '164.312(b)',
 } as const;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;

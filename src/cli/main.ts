@@ -17,6 +17,9 @@ import { setupLink } from '../identity/users.js';
 import { addKeyCommands } from './keys.js';
 import { addAuditCommands } from './audit.js';
 import { addConsentCommands } from './consent.js';
+import { addTemplateCommands } from './templates.js';
+import { addGuardCommands } from './guard.js';
+import { programOption, variableOption } from './options.js';
 
 const CLI_ACTOR: Actor = { type: 'cli', id: 'operator' };
 
@@ -84,13 +87,6 @@ async function serve(role: Role): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-}
-
-function program(value: string): Program {
-  if (!(PROGRAMS as readonly string[]).includes(value)) {
-    throw new InvalidArgumentError(`must be one of ${PROGRAMS.join(', ')}`);
-  }
-  return value as Program;
 }
 
 export function buildCli(): Command {
@@ -164,7 +160,7 @@ export function buildCli(): Command {
             ? current.quietHours.exemptPrograms
             : o.exempt === 'none' || o.exempt === ''
               ? []
-              : o.exempt.split(',').map((p) => program(p.trim()));
+              : o.exempt.split(',').map((p) => programOption(p.trim()));
         const v = await rt.sendRules.setQuietHours(
           o.org,
           { window: o.window === 'default' ? null : o.window, exemptPrograms },
@@ -405,25 +401,34 @@ export function buildCli(): Command {
     .description('send a text through the pipeline (a running server dispatches it)')
     .requiredOption('--org <orgId>', 'organisation id')
     .requiredOption('--to <number>', 'recipient')
-    .requiredOption('--body <text>', 'message text')
-    .option('--program <program>', PROGRAMS.join('|'), program, 'care')
+    .option('--body <text>', 'message text')
+    .option('--template <ref>', 'a template id or name, instead of --body')
+    .option('--var <slot=value>', 'a template slot (repeatable)', variableOption, {})
+    .option(
+      '--program <program>',
+      `${PROGRAMS.join('|')} (default: care, or the template's)`,
+      programOption,
+    )
     .option('--from <sender>', 'sender number or id')
     .option('--json', 'print the message as JSON')
     .action(
       (o: {
         org: string;
         to: string;
-        body: string;
-        program: Program;
+        body?: string;
+        template?: string;
+        var: Record<string, string>;
+        program?: Program;
         from?: string;
         json?: boolean;
       }) =>
         withRuntime(async (rt) => {
-          const r = await rt.messaging.accept(o.org, CLI_ACTOR, {
+          const r = await rt.send(o.org, CLI_ACTOR, {
             to: o.to,
-            body: o.body,
-            program: o.program,
             from: o.from,
+            ...(o.template === undefined
+              ? { body: o.body, program: o.program ?? 'care' }
+              : { template: o.template, variables: o.var, program: o.program }),
           });
           print(
             Boolean(o.json),
@@ -469,6 +474,15 @@ export function buildCli(): Command {
     usage: (m) => new UsageError(m),
     actor: CLI_ACTOR,
   });
+
+  addTemplateCommands(cli, {
+    withRuntime,
+    print,
+    usage: (m) => new UsageError(m),
+    actor: CLI_ACTOR,
+  });
+
+  addGuardCommands(cli);
 
   return cli;
 }

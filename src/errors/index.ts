@@ -34,6 +34,14 @@ export const ERRORS = {
     message:
       'Without the recipient’s prior express consent a care text must be 160 characters or fewer and say to reply STOP to opt out.',
   },
+  content_requires_secure: {
+    status: 422,
+    message: 'The text discloses health information: send it as a secure message.',
+  },
+  guard_override_not_allowed: {
+    status: 403,
+    message: 'The organisation does not allow sending held text as plain SMS.',
+  },
   no_default_sender: { status: 422, message: 'The organisation has no default sender.' },
   unauthenticated: { status: 401, message: 'A valid API key or session is required.' },
   invalid_credentials: { status: 401, message: 'The e-mail address or password is wrong.' },
@@ -63,6 +71,15 @@ export const ERRORS = {
   },
   not_found: { status: 404, message: 'No such resource.' },
   message_not_found: { status: 404, message: 'No such message.' },
+  secure_message_not_found: { status: 404, message: 'No such secure message.' },
+  secure_message_closed: {
+    status: 409,
+    message: 'The secure message is already revoked, expired or locked.',
+  },
+  date_of_birth_required: {
+    status: 400,
+    message: 'Verification by date of birth needs the recipient’s date of birth (YYYY-MM-DD).',
+  },
   route_not_found: { status: 404, message: 'No such endpoint.' },
   method_not_allowed: { status: 405, message: 'That method is not allowed here.' },
   idempotency_key_reused: {
@@ -108,9 +125,53 @@ export const ERRORS = {
     status: 400,
     message: 'The file cannot be read as a Tidings audit export.',
   },
+  guard_text_invalid: {
+    status: 400,
+    message: 'The text to check must be a non-empty string.',
+  },
+  guard_text_too_long: {
+    status: 400,
+    message: 'The text to check is longer than the content guard accepts.',
+  },
   audit_chain_broken: {
     status: 409,
     message: 'The audit chain fails verification; run tidings audit verify.',
+  },
+  // Templates with typed slots (templates/).
+  template_not_found: { status: 404, message: 'No such template.' },
+  template_name_taken: {
+    status: 409,
+    message: 'The organisation already has a template with that name.',
+  },
+  template_syntax_invalid: {
+    status: 422,
+    message: 'The template has a malformed placeholder; write slots as {{slotName}}.',
+  },
+  template_unknown_slot: {
+    status: 422,
+    message: 'The template uses a slot that is not a slot type.',
+  },
+  template_contains_phi: {
+    status: 422,
+    message:
+      'The template would reveal health information in a text; send such content as a secure message.',
+  },
+  template_too_long: {
+    status: 422,
+    message: 'The template, with its slots at their longest, needs more than 10 segments.',
+  },
+  template_variable_missing: { status: 400, message: 'A variable the template needs is missing.' },
+  template_variable_unexpected: {
+    status: 400,
+    message: 'A variable was given that the template does not use.',
+  },
+  template_variable_invalid: {
+    status: 400,
+    message: 'A variable does not have the form its slot type requires.',
+  },
+  template_variable_contains_phi: {
+    status: 422,
+    message: 'A variable would reveal health information in a text.',
   },
   internal_error: { status: 500, message: 'Something went wrong on our side.' },
   unavailable: { status: 503, message: 'The service is not ready.' },

@@ -21,6 +21,7 @@ import type { MessagesTable } from '../store/schema.js';
 import type { AcceptPlan, HeldBy } from '../consent/send-rules.js';
 import type { PendingCaps } from '../consent/caps.js';
 import { capBatchInTx, capHistory, relog, type CapCandidate, type CapHistory } from './send-log.js';
+import { categoriesOf, scan, type Category, type GuardSettings } from '../content-guard/index.js';
 
 export { countSegments, type Encoding, type SegmentInfo } from './segments.js';
 
@@ -51,7 +52,34 @@ export interface SendRequest {
   from?: string | undefined;
   sendAt?: string | undefined;
   idempotencyKey?: string | undefined;
+  /**
+   * A provider's written reason to send text the content guard holds as plain SMS anyway
+   * (only where the organisation's guard policy is `override`; the caller checks the role).
+   */
+  override?: { reason: string } | undefined;
 }
+
+/** How a send path calls `accept`, beyond the request itself. */
+export interface AcceptOptions {
+  /**
+   * `checked`: the text was built safe by its caller (the portal's neutral notice and its
+   * one-time code), so the guard does not scan it again.
+   */
+  guard?: 'checked';
+  /** The request hash an Idempotency-Key is bound to (a diverted send keeps the original's). */
+  requestHash?: string;
+}
+
+/** What the content guard did with a message's text. */
+export type GuardOutcome =
+  | { verdict: 'allow' }
+  | {
+      verdict: 'secure';
+      /** `diverted`: the SMS is the neutral notice of `secureMessageId`. */
+      action: 'diverted' | 'overridden';
+      categories: Category[];
+      secureMessageId?: string;
+    };
 
 export interface MessageView {
   id: string;
@@ -83,6 +111,20 @@ export interface AcceptResult {
   message: MessageView;
   /** True when an earlier request with the same Idempotency-Key made this message. */
   replayed: boolean;
+  /** What the content guard did (absent on replays and texts built safe by their caller). */
+  guard?: GuardOutcome;
+}
+
+/** A send the content guard held, handed to the portal to become a secure message. */
+export interface DivertRequest {
+  to: string;
+  body: string;
+  program: Program;
+  from?: string | undefined;
+  idempotencyKey?: string | undefined;
+  /** The original request's hash, which its Idempotency-Key stays bound to. */
+  requestHash: string;
+  categories: Category[];
 }
 
 /** Messages a filtered list examines per page, at most. */
@@ -114,6 +156,8 @@ interface PendingAccept {
   /** Frequency caps to apply in the accepting transaction (consent/send-rules). */
   caps: PendingCaps | null;
   body: string;
+  /** Held text a provider sent anyway: audited with the message. */
+  override?: { reason: string; categories: Category[] };
 }
 
 type AcceptOutcome =
@@ -204,6 +248,13 @@ export interface MessagingOptions {
     /** A reply to STOP, HELP or START: never held (consent replies use enqueueSystemInTx). */
     exempt?: 'consent_reply';
   }) => Promise<AcceptPlan>;
+  /** The organisation's content-guard policy. Absent: the default, divert. */
+  guardSettings?: (orgId: string) => Promise<GuardSettings>;
+  /**
+   * Turns a held text into a secure message and sends its neutral notice (through `accept`
+   * again, with `guard: 'checked'`). Absent: held texts are refused.
+   */
+  divert?: (orgId: string, actor: Actor, req: DivertRequest) => Promise<AcceptResult>;
 }
 
 export class Messaging {
@@ -222,7 +273,12 @@ export class Messaging {
    * Accepts a message: validates it, and returns once the encrypted message, its audit event
    * and its queue entry are durably committed. Throws AppError for bad input.
    */
-  async accept(orgId: string, actor: Actor, req: SendRequest): Promise<AcceptResult> {
+  async accept(
+    orgId: string,
+    actor: Actor,
+    req: SendRequest,
+    options: AcceptOptions = {},
+  ): Promise<AcceptResult> {
     if (!isProgram(req.program)) {
       throw new AppError('validation_failed', `program must be one of ${PROGRAMS.join(', ')}.`);
     }
@@ -255,13 +311,21 @@ export class Messaging {
     }
     const to = normalisePhone(req.to, this.opts.phone);
     const sender = await this.orgs.resolveSender(orgId, req.from);
-    const requestHash = sha256Hex(
-      JSON.stringify([to, req.body, req.program, sender.id, req.sendAt ?? null]),
-    );
+    const requestHash =
+      options.requestHash ??
+      sha256Hex(JSON.stringify([to, req.body, req.program, sender.id, req.sendAt ?? null]));
 
     if (key !== undefined) {
       const replay = await this.replay(orgId, key, requestHash);
       if (replay) return replay;
+    }
+
+    // The content guard: text that would disclose health information never leaves as SMS.
+    let guard: GuardOutcome | undefined;
+    if (options.guard !== 'checked') {
+      const checked = await this.guard(orgId, actor, req, to, requestHash);
+      if ('message' in checked) return checked;
+      guard = checked;
     }
 
     // Quiet hours: outside the recipient's window the message waits for the next opening.
@@ -304,17 +368,67 @@ export class Messaging {
       view,
       caps: plan?.caps ?? null,
       body: req.body,
+      ...(guard?.verdict === 'secure' && req.override
+        ? { override: { reason: req.override.reason, categories: guard.categories } }
+        : {}),
     });
     if (outcome.ok) {
       // A frequency cap may have moved the row later (defer mode): answer with it as stored.
       const moved = row.held_by === 'frequency_cap';
-      return { message: moved ? this.toView(row, to) : view, replayed: false };
+      return {
+        message: moved ? this.toView(row, to) : view,
+        replayed: false,
+        ...(guard ? { guard } : {}),
+      };
     }
     if ('refused' in outcome) throw new AppError(outcome.refused);
     // Another request with the same key committed first: answer as a replay of it.
     const replay = await this.replay(orgId, outcome.lostTo, requestHash);
     if (!replay) throw new Error('idempotency key vanished');
     return replay;
+  }
+
+  /**
+   * Scans the text. Allowed: the outcome to report. Held: refused (policy `reject`, or no
+   * portal), sent anyway (policy `override` with a provider's reason, audited with the
+   * message), or diverted into a secure message, whose result is returned.
+   */
+  private async guard(
+    orgId: string,
+    actor: Actor,
+    req: SendRequest,
+    to: string,
+    requestHash: string,
+  ): Promise<GuardOutcome | AcceptResult> {
+    const result = scan(req.body);
+    if (result.verdict === 'allow') {
+      if (req.override) {
+        throw new AppError('validation_failed', 'override is only for text the guard holds.');
+      }
+      return { verdict: 'allow' };
+    }
+    const categories = categoriesOf(result.findings);
+    const settings = (await this.opts.guardSettings?.(orgId)) ?? { action: 'divert' };
+    if (req.override) {
+      if (settings.action !== 'override') throw new AppError('guard_override_not_allowed');
+      return { verdict: 'secure', action: 'overridden', categories };
+    }
+    if (settings.action === 'reject' || !this.opts.divert) {
+      throw new AppError(
+        'content_requires_secure',
+        `The text discloses health information (${categories.join(', ')}): send it as a secure message.`,
+      );
+    }
+    const diverted = await this.opts.divert(orgId, actor, {
+      to,
+      body: req.body,
+      program: req.program,
+      from: req.from,
+      idempotencyKey: req.idempotencyKey,
+      requestHash,
+      categories,
+    });
+    return diverted;
   }
 
   /** Waits until every accepted message is committed (shutdown, benchmarks). */
@@ -454,6 +568,12 @@ export class Messaging {
             segments: p.row.segments,
             sender: p.row.sender_id,
             ...(p.row.held_by ? { heldBy: p.row.held_by, notBefore: p.row.not_before } : {}),
+            ...(p.override
+              ? {
+                  guardOverride: p.override.categories.join(','),
+                  overrideReason: p.override.reason,
+                }
+              : {}),
           },
           subjectIndex: p.row.to_index,
         })),

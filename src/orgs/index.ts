@@ -54,6 +54,9 @@ function simulatorNumber(): string {
   return `+1${randomInt(201, 990)}55501${String(randomInt(0, 100)).padStart(2, '0')}`;
 }
 
+/** Organisation settings that other modules validate and this one stores, as JSON. */
+type SettingsColumn = 'messaging_settings' | 'guard_settings';
+
 export class Organisations {
   private readonly senderCache = new Map<string, { at: number; senders: Sender[] }>();
   private readonly webhookCache = new Map<string, { at: number; enabled: boolean }>();
@@ -277,21 +280,46 @@ export class Organisations {
   }
 
   /** The organisation's quiet-hours and frequency-cap settings (consent/send-rules), as JSON. */
-  async messagingSettings(orgId: string): Promise<string | null> {
+  messagingSettings(orgId: string): Promise<string | null> {
+    return this.settingsJson(orgId, 'messaging_settings');
+  }
+
+  /** Stores quiet-hours and frequency-cap settings validated by consent/send-rules. */
+  setMessagingSettings(
+    orgId: string,
+    json: string,
+    details: AuditDetails,
+    actor: Actor,
+  ): Promise<void> {
+    return this.setSettingsJson(orgId, 'messaging_settings', json, details, actor);
+  }
+
+  /** The content guard's policy (content-guard GuardSettings), as JSON. */
+  guardSettings(orgId: string): Promise<string | null> {
+    return this.settingsJson(orgId, 'guard_settings');
+  }
+
+  /** Stores a content-guard policy validated by content-guard. */
+  setGuardSettings(orgId: string, json: string, details: AuditDetails, actor: Actor) {
+    return this.setSettingsJson(orgId, 'guard_settings', json, details, actor);
+  }
+
+  private async settingsJson(orgId: string, column: SettingsColumn): Promise<string | null> {
     const r = await this.store.db
       .selectFrom('organisations')
-      .select('messaging_settings')
+      .select(column)
       .where('id', '=', orgId)
       .executeTakeFirst();
-    return r?.messaging_settings ?? null;
+    return r?.[column] ?? null;
   }
 
   /**
-   * Stores settings validated by consent/send-rules and audits the change in the same
-   * transaction (`org.settings_changed`, with `details` saying what they now are).
+   * Stores settings another module validated and audits the change in the same transaction
+   * (`org.settings_changed`, with `details` saying what they now are).
    */
-  async setMessagingSettings(
+  private async setSettingsJson(
     orgId: string,
+    column: SettingsColumn,
     json: string,
     details: AuditDetails,
     actor: Actor,
@@ -299,7 +327,7 @@ export class Organisations {
     await this.store.transaction(async (tx) => {
       const res = await tx
         .updateTable('organisations')
-        .set({ messaging_settings: json })
+        .set({ [column]: json })
         .where('id', '=', orgId)
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) === 0) {

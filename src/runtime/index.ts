@@ -15,16 +15,25 @@ import {
   type MasterKeySource,
 } from '../orgs/index.js';
 import { openMasterKeys } from './master-keys.js';
-import { Messaging } from '../messaging/index.js';
+import {
+  Messaging,
+  type AcceptResult,
+  type Program,
+  type SendRequest,
+} from '../messaging/index.js';
 import { DispatchWorker, type WorkerOptions } from '../dispatch/index.js';
 import { SimulatorCarrier, type CarrierAdapter, type SimulatorOptions } from '../carriers/index.js';
 import { WebhookWorker, type WebhookWorkerOptions } from '../webhooks/index.js';
 import { createLogger, Metrics, type Logger } from '../observability/index.js';
-import { AuditService, SYSTEM_ACTOR } from '../audit/index.js';
+import { AuditService, SYSTEM_ACTOR, type Actor } from '../audit/index.js';
 import { ConsentLedger } from '../consent/ledger.js';
 import { inboundConsentHook } from '../consent/inbound.js';
 import { SendRules } from '../consent/send-rules.js';
 import { masterKeyWrapper, subjectIndexOf } from './audit.js';
+import { SecureMessages } from '../portal/index.js';
+import { Templates } from '../templates/index.js';
+import { parseGuardSettings, scan } from '../content-guard/index.js';
+import { AppError } from '../errors/index.js';
 
 export type Role = 'api' | 'worker' | 'all';
 
@@ -41,7 +50,17 @@ export interface RuntimeOptions {
   defaultMetrics?: boolean;
   /** How often the worker looks for due audit checkpoints (tests shorten it). */
   auditCheckIntervalMs?: number;
+  /** Portal options (tests set its clock). */
+  portal?: { now?: () => number };
 }
+
+/** A send: a text and its program, or a template (its program unless one is given). */
+export type ComposeRequest = Omit<SendRequest, 'body' | 'program'> & {
+  body?: string | undefined;
+  program?: Program | undefined;
+  template?: string | undefined;
+  variables?: Readonly<Record<string, string>> | undefined;
+};
 
 export class Runtime {
   readonly metrics: Metrics;
@@ -54,6 +73,10 @@ export class Runtime {
   readonly consent: ConsentLedger;
   /** Quiet hours and frequency caps, and each organisation's settings for them. */
   readonly sendRules: SendRules;
+  /** Secure messages and the patient portal. */
+  readonly portal: SecureMessages;
+  /** Organisation templates with typed slots (rendered for sends by messaging's callers). */
+  readonly templates: Templates;
   readonly simulator: SimulatorCarrier;
   readonly worker: DispatchWorker;
   readonly webhooks: WebhookWorker;
@@ -101,6 +124,33 @@ export class Runtime {
       gate: (tx, items) => this.consent.check(tx, items),
       onInbound: (tx, e) => consentOnInbound(tx, e),
       sendRules: (m) => this.sendRules.plan(m),
+      guardSettings: async (orgId) => parseGuardSettings(await this.orgs.guardSettings(orgId)),
+      // Held text becomes a secure message; the SMS is its neutral notice (issue 5).
+      divert: async (orgId, actor, d) => {
+        const { secureMessage, notice, replayed } = await this.portal.createSecureMessage(
+          orgId,
+          actor,
+          {
+            to: d.to,
+            body: d.body,
+            program: d.program,
+            verify: 'code',
+            from: d.from,
+            idempotencyKey: d.idempotencyKey,
+            requestHash: d.requestHash,
+          },
+        );
+        return {
+          message: notice,
+          replayed,
+          guard: {
+            verdict: 'secure',
+            action: 'diverted',
+            categories: d.categories,
+            secureMessageId: secureMessage.id,
+          },
+        };
+      },
     });
     this.sendRules = new SendRules(
       { quietHours: config.quietHours, frequencyCaps: config.frequencyCaps },
@@ -111,6 +161,13 @@ export class Runtime {
       regions: config.sendRegions,
     });
     const consentOnInbound = inboundConsentHook(this.consent, this.messaging, this.orgs);
+    this.portal = new SecureMessages(store, keyrings, this.orgs, this.messaging, {
+      phone: { regions: config.sendRegions },
+      publicUrl: config.publicUrl,
+      linkTtlHours: config.secureLinkTtlHours,
+      ...opts.portal,
+    });
+    this.templates = new Templates(store, { phone: { regions: config.sendRegions }, scan });
     this.simulator = new SimulatorCarrier({
       latencyMs: config.simulator.latencyMs,
       failureRate: config.simulator.failureRate,
@@ -178,6 +235,32 @@ export class Runtime {
       await store.close();
       throw e;
     }
+  }
+
+  /**
+   * Sends a text, or an organisation template filled with `variables` (typed slots), through
+   * the send pipeline: what `POST /v1/messages` and `tidings send` call.
+   */
+  async send(orgId: string, actor: Actor, input: ComposeRequest): Promise<AcceptResult> {
+    const { template, variables, body, program, ...rest } = input;
+    if (template === undefined) {
+      if (variables !== undefined) {
+        throw new AppError('validation_failed', 'variables are only used with a template.');
+      }
+      if (body === undefined || program === undefined) {
+        throw new AppError('validation_failed', 'Give body and program, or a template.');
+      }
+      return this.messaging.accept(orgId, actor, { ...rest, body, program });
+    }
+    if (body !== undefined) {
+      throw new AppError('validation_failed', 'Give either body or template, not both.');
+    }
+    const filled = await this.templates.render(orgId, template, variables ?? {});
+    return this.messaging.accept(orgId, actor, {
+      ...rest,
+      body: filled.body,
+      program: program ?? filled.program,
+    });
   }
 
   /** Starts the dispatch and webhook workers and the audit checkpointer. */

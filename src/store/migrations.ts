@@ -419,7 +419,143 @@ const m0006: Migration = {
   },
 };
 
+/**
+ * Secure messages (portal): the encrypted content behind a link, the link's one-time codes,
+ * the patient's verified sessions and replies. The link token and session tokens are stored
+ * only as SHA-256 hashes (globally unique, like API keys, so a link finds its organisation);
+ * one-time codes only as keyed HMACs.
+ */
+const m0007: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('secure_messages')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('program', 'text', (c) => c.notNull())
+      .addColumn('to_enc', 'text', (c) => c.notNull())
+      .addColumn('to_index', 'text', (c) => c.notNull())
+      .addColumn('body_enc', 'text', (c) => c.notNull())
+      .addColumn('token_hash', 'text', (c) => c.notNull())
+      .addColumn('verify_method', 'text', (c) => c.notNull())
+      .addColumn('dob_enc', 'text')
+      .addColumn('failed_attempts', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('locked', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('locked_at', 'bigint')
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('expire_after_view', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('first_viewed_at', 'bigint')
+      .addColumn('revoked_at', 'bigint')
+      .addColumn('notice_message_id', 'text')
+      .addColumn('created_by_type', 'text', (c) => c.notNull())
+      .addColumn('created_by_id', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('secure_messages_pk', ['org_id', 'id'])
+      .execute();
+    await db.schema
+      .createIndex('secure_messages_token')
+      .unique()
+      .on('secure_messages')
+      .column('token_hash')
+      .execute();
+    await db.schema
+      .createIndex('secure_messages_notice')
+      .on('secure_messages')
+      .columns(['org_id', 'notice_message_id'])
+      .execute();
+    await db.schema
+      .createTable('secure_message_codes')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('secure_message_id', 'text', (c) => c.notNull())
+      .addColumn('code_hash', 'text', (c) => c.notNull())
+      .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('used_at', 'bigint')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('secure_message_codes_pk', ['org_id', 'id'])
+      .execute();
+    await db.schema
+      .createIndex('secure_message_codes_message')
+      .on('secure_message_codes')
+      .columns(['org_id', 'secure_message_id', 'id'])
+      .execute();
+    await db.schema
+      .createTable('secure_message_sessions')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('secure_message_id', 'text', (c) => c.notNull())
+      .addColumn('token_hash', 'text', (c) => c.notNull())
+      .addColumn('csrf_hash', 'text', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('secure_message_sessions_pk', ['org_id', 'id'])
+      .execute();
+    await db.schema
+      .createIndex('secure_message_sessions_token')
+      .unique()
+      .on('secure_message_sessions')
+      .column('token_hash')
+      .execute();
+    await db.schema
+      .createTable('secure_message_replies')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('secure_message_id', 'text', (c) => c.notNull())
+      .addColumn('body_enc', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('secure_message_replies_pk', ['org_id', 'id'])
+      .execute();
+    await db.schema
+      .createIndex('secure_message_replies_message')
+      .on('secure_message_replies')
+      .columns(['org_id', 'secure_message_id', 'id'])
+      .execute();
+  },
+};
+
+/**
+ * Organisation templates with typed slots (templates). Bodies are the organisation's own
+ * wording, checked by the content guard when saved, so they hold no PHI and are stored in
+ * clear. Names are unique within an organisation. A deleted template is removed; its
+ * creation, changes and deletion stay in the audit log.
+ */
+const m0008: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('templates')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('body', 'text', (c) => c.notNull())
+      .addColumn('program', 'text', (c) => c.notNull())
+      .addColumn('created_by', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_by', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('templates_pk', ['org_id', 'id'])
+      .execute();
+    await db.schema
+      .createIndex('templates_org_name')
+      .unique()
+      .on('templates')
+      .columns(['org_id', 'name'])
+      .execute();
+  },
+};
+
 /** Every migration, in order. Names sort lexically, as Kysely requires. */
+/**
+ * The content guard's policy per organisation (content-guard GuardSettings, JSON): what
+ * happens to a text that would disclose health information. Null: the default (divert).
+ */
+const m0009: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.alterTable('organisations').addColumn('guard_settings', 'text').execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
   '0002_identity': m0002,
@@ -427,6 +563,9 @@ export const migrations: Record<string, Migration> = {
   '0004_audit_checkpoints': m0004,
   '0005_consent': m0005,
   '0006_quiet_hours_caps': m0006,
+  '0007_secure_messages': m0007,
+  '0008_templates': m0008,
+  '0009_guard_settings': m0009,
 };
 
 export const migrationProvider: MigrationProvider = {

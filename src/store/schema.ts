@@ -17,6 +17,8 @@ export interface OrganisationsTable {
   session_idle_minutes: Generated<number>;
   /** Quiet hours and frequency caps (consent/send-rules MessagingSettings), JSON; null: defaults. */
   messaging_settings: string | null;
+  /** The content guard's policy (content-guard GuardSettings), JSON; null: defaults. */
+  guard_settings: string | null;
 }
 
 /** Owned by crypto (keyring persistence, via store/keyring-repo). */
@@ -278,6 +280,11 @@ export interface Database {
   consent_state: ConsentStateTable;
   consent_settings: ConsentSettingsTable;
   send_log: SendLogTable;
+  secure_messages: SecureMessagesTable;
+  secure_message_codes: SecureMessageCodesTable;
+  secure_message_sessions: SecureMessageSessionsTable;
+  secure_message_replies: SecureMessageRepliesTable;
+  templates: TemplatesTable;
 }
 
 /**
@@ -325,5 +332,89 @@ export interface ConsentStateTable {
 export interface ConsentSettingsTable {
   org_id: string;
   settings: string;
+  updated_at: number;
+}
+
+/**
+ * Owned by portal: a message kept behind the secure portal. The link token is stored only as
+ * its SHA-256 (`token_hash`); the body, recipient and date of birth are encrypted.
+ */
+export interface SecureMessagesTable {
+  org_id: string;
+  id: string;
+  /** pending (notice not yet accepted), active, read, locked, revoked, canceled. */
+  status: string;
+  program: string;
+  to_enc: string;
+  to_index: string;
+  body_enc: string;
+  token_hash: string;
+  /** `dob` or `code`. */
+  verify_method: string;
+  dob_enc: string | null;
+  failed_attempts: Generated<number>;
+  /** 1 once too many verifications failed. */
+  locked: Generated<number>;
+  locked_at: number | null;
+  expires_at: number;
+  expire_after_view: Generated<number>;
+  first_viewed_at: number | null;
+  revoked_at: number | null;
+  /** The neutral notice SMS (messaging) that carries the link. */
+  notice_message_id: string | null;
+  created_by_type: string;
+  created_by_id: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Owned by portal: one-time codes texted to the patient, stored as keyed HMACs. */
+export interface SecureMessageCodesTable {
+  org_id: string;
+  id: string;
+  secure_message_id: string;
+  code_hash: string;
+  attempts: Generated<number>;
+  expires_at: number;
+  used_at: number | null;
+  created_at: number;
+}
+
+/** Owned by portal: a patient's verified session on one link (tokens stored as SHA-256). */
+export interface SecureMessageSessionsTable {
+  org_id: string;
+  id: string;
+  secure_message_id: string;
+  token_hash: string;
+  csrf_hash: string;
+  expires_at: number;
+  created_at: number;
+}
+
+/** Owned by portal: the patient's replies, encrypted. */
+export interface SecureMessageRepliesTable {
+  org_id: string;
+  id: string;
+  secure_message_id: string;
+  body_enc: string;
+  created_at: number;
+}
+
+/**
+ * Owned by templates: an organisation's message templates with typed `{{slot}}` placeholders.
+ * The body is the organisation's wording, scanned by the content guard when saved (no PHI).
+ */
+export interface TemplatesTable {
+  org_id: string;
+  id: string;
+  /** Unique within the organisation. */
+  name: string;
+  body: string;
+  /** messaging PROGRAMS: the program a send from this template uses unless told otherwise. */
+  program: string;
+  /** Actors as `type:id`. */
+  created_by: string;
+  created_at: number;
+  updated_by: string;
   updated_at: number;
 }

@@ -9,6 +9,10 @@ import { authRoutes } from './auth.js';
 import { auditRoutes } from './audit.js';
 import { consentRoutes } from './consent.js';
 import { messagingSettingsRoutes } from './settings-messaging.js';
+import { secureMessageRoutes } from './secure-messages.js';
+import { templateRoutes } from './templates.js';
+import { guardRoutes } from './guard.js';
+import { guardSettingsRoutes } from './settings-guard.js';
 
 export type { RouteDef } from './route-def.js';
 
@@ -18,4 +22,8 @@ export const routes: readonly RouteDef[] = [
   ...auditRoutes,
   ...consentRoutes,
   ...messagingSettingsRoutes,
+  ...secureMessageRoutes,
+  ...templateRoutes,
+  ...guardRoutes,
+  ...guardSettingsRoutes,
 ];

@@ -5,6 +5,8 @@
 import { z } from 'zod';
 import { MESSAGE_STATUSES, PROGRAMS } from '../../messaging/index.js';
 import { AppError } from '../../errors/index.js';
+import { CATEGORIES } from '../../content-guard/index.js';
+import { MAX_VARIABLE_CHARS } from '../../templates/index.js';
 import { actor, errors, principal, type RouteDef } from './route-def.js';
 
 const messageView = z.object({
@@ -34,8 +36,23 @@ const messageView = z.object({
 
 const sendBody = z.object({
   to: z.string().min(1).max(32).describe('Recipient phone number; normalised to E.164'),
-  body: z.string().min(1).max(5000).describe('Text of the message (at most 10 segments)'),
-  program: z.enum(PROGRAMS),
+  body: z
+    .string()
+    .min(1)
+    .max(5000)
+    .optional()
+    .describe('Text of the message (at most 10 segments); or give template'),
+  template: z
+    .string()
+    .min(1)
+    .max(100)
+    .optional()
+    .describe('Id or name of an organisation template, filled with variables'),
+  variables: z
+    .record(z.string().max(64), z.string().max(MAX_VARIABLE_CHARS))
+    .optional()
+    .describe('The template slots, by name (each checked against its type)'),
+  program: z.enum(PROGRAMS).optional().describe('Required with body; a template has its own'),
   from: z
     .string()
     .min(1)
@@ -43,7 +60,27 @@ const sendBody = z.object({
     .optional()
     .describe('Sender number or id; default sender if absent'),
   sendAt: z.string().max(40).optional().describe('ISO 8601 time to send at'),
+  override: z
+    .object({ reason: z.string().trim().min(10).max(500) })
+    .optional()
+    .describe(
+      'A provider sends text the content guard holds as plain SMS anyway, with a written reason (audited; only under the guard policy override)',
+    ),
 });
+
+const guardOutcome = z
+  .object({
+    verdict: z.enum(['allow', 'secure']),
+    action: z.enum(['diverted', 'overridden']).optional(),
+    categories: z.array(z.enum(CATEGORIES)).optional(),
+    secureMessageId: z
+      .string()
+      .optional()
+      .describe('Diverted: the secure message; the SMS sent is its neutral notice'),
+  })
+  .describe('What the content guard did with the text');
+
+const sendResponse = messageView.extend({ guard: guardOutcome.optional() });
 
 const idempotencyHeaders = z.object({
   'idempotency-key': z.string().min(1).max(255).optional(),
@@ -76,21 +113,22 @@ export const messageRoutes: RouteDef[] = [
     schema: {
       body: sendBody,
       headers: idempotencyHeaders,
-      response: { 202: messageView, ...errors },
+      response: { 202: sendResponse, ...errors },
     },
     handler: async (rt, req, reply) => {
       const p = principal(req);
       const body = req.body as z.infer<typeof sendBody>;
+      // Only a provider, in person, may send held text as plain SMS.
+      if (body.override && (p.kind !== 'user' || p.role !== 'provider')) {
+        throw new AppError('guard_override_not_allowed');
+      }
       const key = (req.headers as z.infer<typeof idempotencyHeaders>)['idempotency-key'];
       try {
-        const res = await rt.messaging.accept(p.orgId, actor(req), {
-          ...body,
-          idempotencyKey: key,
-        });
+        const res = await rt.send(p.orgId, actor(req), { ...body, idempotencyKey: key });
         if (res.replayed) void reply.header('idempotent-replayed', 'true');
-        else rt.metrics.accepted.inc({ program: body.program });
+        else rt.metrics.accepted.inc({ program: res.message.program });
         rt.worker.nudge();
-        return reply.code(202).send(res.message);
+        return reply.code(202).send(res.guard ? { ...res.message, guard: res.guard } : res.message);
       } catch (e) {
         if (e instanceof AppError) rt.metrics.refused.inc({ code: e.code });
         throw e;
