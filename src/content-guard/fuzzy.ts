@@ -29,32 +29,64 @@ export function isOneEdit(a: string, b: string): boolean {
   return la > lb ? a.slice(i + 1) === b.slice(i) : a.slice(i) === b.slice(i + 1);
 }
 
-function deletions(word: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < word.length; i++) out.push(word.slice(0, i) + word.slice(i + 1));
-  return out;
+/** Multiplier of the polynomial hash of a string's UTF-16 code units, modulo 2^32. */
+const BASE = 0x01000193;
+const MAX_WORD = 64;
+
+/**
+ * The hashes of `word` and of each of its one-letter deletions, written to `out` (word
+ * first): the keys of the symmetric deletion index, computed from prefix and suffix hashes
+ * without building the deleted strings. Returns how many were written.
+ */
+function deletionHashes(word: string, out: Uint32Array): number {
+  const n = Math.min(word.length, MAX_WORD);
+  // prefix[i]: hash of word[0, i); suffix[i]: hash of word[i, n); pow[k] = BASE^k.
+  PREFIX[0] = 0;
+  for (let i = 0; i < n; i++) PREFIX[i + 1] = Math.imul(PREFIX[i]!, BASE) + word.charCodeAt(i);
+  SUFFIX[n] = 0;
+  for (let i = n - 1; i >= 0; i--) {
+    SUFFIX[i] = Math.imul(word.charCodeAt(i), POW[n - 1 - i]!) + SUFFIX[i + 1]!;
+  }
+  out[0] = PREFIX[n]!;
+  for (let i = 0; i < n; i++) out[i + 1] = Math.imul(PREFIX[i]!, POW[n - 1 - i]!) + SUFFIX[i + 1]!;
+  return n + 1;
 }
 
-/** Finds, for a token, a vocabulary word one edit away (or undefined). */
+const PREFIX = new Uint32Array(MAX_WORD + 1);
+const SUFFIX = new Uint32Array(MAX_WORD + 1);
+const POW = new Uint32Array(MAX_WORD + 1);
+POW[0] = 1;
+for (let k = 1; k <= MAX_WORD; k++) POW[k] = Math.imul(POW[k - 1]!, BASE);
+const KEYS = new Uint32Array(MAX_WORD + 1);
+
+/**
+ * Finds, for a token, a vocabulary word one edit away (or undefined). Keys are hashes of
+ * the symmetric deletions, so a lookup allocates nothing; a hash collision only adds a
+ * candidate, which the one-edit check then refuses.
+ */
 export class FuzzyIndex<T> {
-  private readonly index = new Map<string, string[]>();
+  private readonly index = new Map<number, string[]>();
   private readonly values = new Map<string, T>();
 
   add(word: string, value: T): void {
-    if (word.length < MIN_FUZZY_LENGTH || this.values.has(word)) return;
+    if (word.length < MIN_FUZZY_LENGTH || word.length > MAX_WORD || this.values.has(word)) {
+      return;
+    }
     this.values.set(word, value);
-    for (const key of [word, ...deletions(word)]) {
-      const list = this.index.get(key);
-      if (list) list.push(word);
-      else this.index.set(key, [word]);
+    const n = deletionHashes(word, KEYS);
+    for (let k = 0; k < n; k++) {
+      const list = this.index.get(KEYS[k]!);
+      if (!list) this.index.set(KEYS[k]!, [word]);
+      else if (list[list.length - 1] !== word) list.push(word);
     }
   }
 
   /** The value of a vocabulary word one edit from `token`, if any. */
   find(token: string): { word: string; value: T } | undefined {
-    if (token.length < MIN_FUZZY_LENGTH) return undefined;
-    for (const key of [token, ...deletions(token)]) {
-      const list = this.index.get(key);
+    if (token.length < MIN_FUZZY_LENGTH || token.length > MAX_WORD) return undefined;
+    const n = deletionHashes(token, KEYS);
+    for (let k = 0; k < n; k++) {
+      const list = this.index.get(KEYS[k]!);
       if (!list) continue;
       for (const word of list) {
         if (isOneEdit(token, word)) {
