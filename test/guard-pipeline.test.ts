@@ -108,6 +108,13 @@ for (const dialect of DIALECTS) {
       const sms = await t.rt.messaging.loadForDispatch(onc.orgId, res.message.id);
       expect(sms?.body).toMatch(/^You have a new message from your care team\. View it securely: /);
       expect(sms?.body).not.toMatch(/oncology/i);
+      // Nor does the portal's page before the patient has verified.
+      const link = new URL(/View it securely: (\S+)$/.exec(sms!.body)![1]!);
+      const page = await fetch(`${base}${link.pathname}`);
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      expect(html).toContain('your care team');
+      expect(html).not.toMatch(/oncology/i);
     });
 
     it('replays a diverted send with the same Idempotency-Key instead of making another', async () => {

@@ -546,7 +546,8 @@ export class SecureMessages {
         row.verify_method === 'code' && (await this.lastCodeAt(row)) > this.now() - CODE_TTL_MS;
       return {
         kind: 'verify',
-        orgName,
+        // Before verification the page says no more than the notice did.
+        orgName: senderLabel(orgName) ?? 'your care team',
         method: row.verify_method as VerifyMethod,
         codeSent,
       };
