@@ -16,7 +16,6 @@ import Fastify, {
 import { timingSafeEqual } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
-import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import {
@@ -30,10 +29,11 @@ import { authorize, type Access, type Principal } from '../identity/access.js';
 import { AppError } from '../errors/index.js';
 import { sha256Hex } from '../crypto/index.js';
 import { handleClientError, handleError, handleNotFound } from './errors.js';
-import { docsCsp, helmetOptions, httpsServerOptions } from './security.js';
+import { docsCsp, httpsServerOptions, securityHeaders } from './security.js';
 import { routes } from './v1/index.js';
 import { PORTAL_PREFIX, portalPlugin } from './portal/index.js';
 import { SESSION_COOKIE } from './cookie.js';
+import { CARRIER_WEBHOOK_PREFIX, carrierWebhookPlugin } from './carriers/index.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -194,7 +194,13 @@ export async function buildHttp(
   });
 
   // Security headers (and HSTS under TLS) on every response, before any route exists.
-  await app.register(helmet, helmetOptions(rt.config));
+  // Every response carries the security headers; a route may replace one (the /docs page and
+  // the portal set their own Content-Security-Policy).
+  const headers = securityHeaders(rt.config);
+  app.addHook('onRequest', (_req, reply, done) => {
+    void reply.headers(headers);
+    done();
+  });
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -219,6 +225,8 @@ export async function buildHttp(
   await app.register(apiPlugin(rt));
   // The patient portal (/s/{token}): its own context, cookies, rate limit and error pages.
   await app.register(portalPlugin(rt), { prefix: PORTAL_PREFIX });
+  // Carrier webhooks (/carriers/…): no API auth; each carrier's own signature, fail closed.
+  await app.register(carrierWebhookPlugin(rt), { prefix: CARRIER_WEBHOOK_PREFIX });
   await app.ready();
   return app;
 }
