@@ -4,3 +4,4 @@
  */
 export * from './types.js';
 export { SimulatorCarrier, type SimulatorOptions } from './simulator/index.js';
+export { SmppCarrier, createSmppAdapter, type SmppOptions, type SmppStats } from './smpp/index.js';

@@ -44,6 +44,11 @@ export interface OutboundSms {
 
 export interface SubmitResult {
   carrierMessageId: string;
+  /**
+   * The carrier may hold this message twice: it was submitted again after a connection
+   * dropped before the carrier answered (SMPP). Recorded, never hidden.
+   */
+  possibleDuplicate?: boolean;
 }
 
 export type ReceiptStatus = 'delivered' | 'failed' | 'expired';
@@ -73,6 +78,11 @@ export interface CarrierAdapter {
   submit(msg: OutboundSms): Promise<SubmitResult>;
   /** Registers the listener for receipts and inbound messages. */
   onEvent(listener: CarrierListener): void;
+  /**
+   * Opens connections ahead of the first submission, so inbound messages and receipts flow
+   * (optional: adapters that connect per request have nothing to open).
+   */
+  start?(): void;
   /** Releases connections and timers; pending receipts may be dropped. */
   close(): Promise<void>;
 }

@@ -10,4 +10,11 @@ export {
   type WorkerOptions,
 } from './worker.js';
 export { SenderRateLimiter } from './rate-limit.js';
+export {
+  SegmentLimiter,
+  TEN_DLC_PRESETS,
+  capDay,
+  perSecond,
+  type LimitedSender,
+} from './segment-limit.js';
 export { countJobs } from './queue.js';

@@ -1,8 +1,8 @@
 /**
  * @module dispatch/rate-limit
  * Per-sender rate limit (messages per second) as a token bucket with a one-second burst.
- * It paces this process only; with several worker processes, give each sender's `mps` the
- * share of the carrier's limit that one process may use (docs/operations.md).
+ * It paces this process only. The dispatch worker uses dispatch/segment-limit instead, which
+ * counts segments and holds across worker processes; this one stays for in-process pacing.
  */
 
 interface Bucket {

@@ -22,7 +22,7 @@ import {
 } from '../carriers/index.js';
 import type { Logger, Metrics } from '../observability/index.js';
 import { isAppError } from '../errors/index.js';
-import type { Organisations } from '../orgs/index.js';
+import type { Organisations, Sender } from '../orgs/index.js';
 import {
   claimJobs,
   completeJobs,
@@ -31,7 +31,8 @@ import {
   rescheduleJob,
   type ClaimedJob,
 } from './queue.js';
-import { SenderRateLimiter } from './rate-limit.js';
+import { SegmentLimiter, type LimitedSender } from './segment-limit.js';
+import { CircuitBreaker } from './circuit-breaker.js';
 import { IdleWait } from '../runtime/idle.js';
 import type { DispatchCandidate, DispatchHold, HeldBy } from '../consent/send-rules.js';
 
@@ -44,6 +45,12 @@ export interface WorkerOptions {
   /** First retry delay; doubles each attempt up to `maxBackoffMs`. */
   baseBackoffMs: number;
   maxBackoffMs: number;
+  /** Failures in a row (transient or throttled) that open a carrier's circuit breaker. */
+  breakerThreshold: number;
+  /** How long an open breaker sends through the secondary sender before trying again. */
+  breakerOpenMs: number;
+  /** How long a text from a sender a risk alert paused waits before dispatch looks again. */
+  pausedRecheckMs: number;
 }
 
 export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
@@ -53,14 +60,27 @@ export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
   idlePollMs: 100,
   baseBackoffMs: 2_000,
   maxBackoffMs: 10 * 60_000,
+  breakerThreshold: 5,
+  breakerOpenMs: 30_000,
+  pausedRecheckMs: 30_000,
 };
 
 type Outcome =
-  | { kind: 'sent'; job: ClaimedJob; carrierMessageId: string; carrier: string }
+  | {
+      kind: 'sent';
+      job: ClaimedJob;
+      carrierMessageId: string;
+      carrier: string;
+      /** The carrier may have it twice (resubmitted after a dropped connection). */
+      possibleDuplicate?: boolean;
+    }
   | { kind: 'retry'; job: ClaimedJob; dueAt: number; code: string }
   | { kind: 'failed'; job: ClaimedJob; code: string; reason: string; optedOutTo?: string }
   | { kind: 'canceled'; job: ClaimedJob; code: string }
   | { kind: 'held'; job: ClaimedJob; dueAt: number; heldBy: HeldBy }
+  /** The sender's daily segment cap is spent: the message waits for the next day. */
+  | { kind: 'deferred'; job: ClaimedJob; dueAt: number }
+  | { kind: 'paused'; job: ClaimedJob; dueAt: number }
   | { kind: 'skip'; job: ClaimedJob };
 
 /** Quiet hours and frequency caps, checked again before each submission (consent/send-rules). */
@@ -94,10 +114,17 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number): nu
 
 export class DispatchWorker {
   readonly owner = `worker-${randomUUID()}`;
+  /**
+   * Senders a risk alert paused (risk/RiskMonitor.isSenderPaused): their texts stay queued,
+   * without counting an attempt, until an admin resumes them. Set by the runtime.
+   */
+  isSenderPaused: ((orgId: string, senderId: string) => Promise<boolean>) | undefined;
   private running = false;
   private loop: Promise<void> | undefined;
   private readonly idle = new IdleWait();
-  private readonly limiter = new SenderRateLimiter();
+  private readonly limiter: SegmentLimiter;
+  /** Per sender's carrier: when open, messages go through the org's secondary sender. */
+  readonly breaker: CircuitBreaker;
   private readonly outcomes: GroupCommitter<Outcome, void>;
   private readonly receipts: GroupCommitter<Receipt, boolean>;
   private readonly opts: WorkerOptions;
@@ -107,8 +134,10 @@ export class DispatchWorker {
     private readonly store: Store,
     private readonly messaging: Messaging,
     private readonly orgs: Organisations,
-    private readonly carrierFor: (carrier: string) => CarrierAdapter,
-    carriers: readonly CarrierAdapter[],
+    /** The adapter that sends for a sender (its configured carrier instance). */
+    private readonly carrierFor: (sender: Sender) => CarrierAdapter | Promise<CarrierAdapter>,
+    /** Sources of receipts and inbound messages: adapters, or a registry of them. */
+    carriers: readonly Pick<CarrierAdapter, 'onEvent'>[],
     private readonly log: Logger,
     private readonly metrics: Metrics,
     opts: Partial<WorkerOptions> = {},
@@ -116,6 +145,11 @@ export class DispatchWorker {
     private readonly sendRules?: DispatchSendRules,
   ) {
     this.opts = { ...DEFAULT_WORKER_OPTIONS, ...opts };
+    this.limiter = new SegmentLimiter(store.db);
+    this.breaker = new CircuitBreaker({
+      threshold: this.opts.breakerThreshold,
+      openMs: this.opts.breakerOpenMs,
+    });
     this.outcomes = new GroupCommitter((batch) => this.commitOutcomes(batch), 500);
     this.receipts = new GroupCommitter((batch) => this.commitReceipts(batch), 500);
     for (const c of carriers) c.onEvent((e) => this.onCarrierEvent(e));
@@ -208,7 +242,17 @@ export class DispatchWorker {
       const senders = await this.orgs.senders(job.orgId);
       const sender = senders.find((s) => s.id === msg.senderId);
       if (!sender) return { kind: 'failed', job, code: 'sender_removed', reason: 'config' };
-      await this.limiter.take(sender.id, sender.mps);
+      if (this.isSenderPaused && (await this.isSenderPaused(job.orgId, sender.id))) {
+        return { kind: 'paused', job, dueAt: Date.now() + this.opts.pausedRecheckMs };
+      }
+      // The sender's carrier keeps failing: send through the secondary sender, if there is one.
+      let via = sender;
+      if (!this.breaker.allow(sender.id)) {
+        const secondary = senders.find((s) => s.isSecondary && s.id !== sender.id);
+        if (secondary) via = secondary;
+      }
+      const capped = await this.pace(via, msg.segments);
+      if (capped !== undefined) return { kind: 'deferred', job, dueAt: capped };
       // Consent is checked again as late as possible: an opt-out committed while this
       // message waited (in the queue or for the rate limiter) stops it here.
       if (this.consent && msg.kind === 'standard') {
@@ -243,17 +287,37 @@ export class DispatchWorker {
             : { kind: 'held', job, dueAt: hold.deferTo, heldBy: hold.heldBy };
         }
       }
-      const carrier = this.carrierFor(sender.carrier);
-      const res = await carrier.submit({
-        messageId: job.messageId,
-        orgId: job.orgId,
-        senderId: sender.id,
-        to: msg.to,
-        from: msg.from,
-        body: msg.body,
-        segments: msg.segments,
-      });
-      return { kind: 'sent', job, carrierMessageId: res.carrierMessageId, carrier: carrier.name };
+      const carrier = await this.carrierFor(via);
+      let res;
+      try {
+        res = await carrier.submit({
+          messageId: job.messageId,
+          orgId: job.orgId,
+          senderId: via.id,
+          to: msg.to,
+          from: via === sender ? msg.from : via.number,
+          body: msg.body,
+          segments: msg.segments,
+        });
+      } catch (e) {
+        if (e instanceof CarrierError && (e.kind === 'transient' || e.kind === 'throttled')) {
+          const secondary = senders.find((s) => s.isSecondary && s.id !== via.id);
+          if (this.breaker.failure(via.id) === 'opened' && secondary) {
+            this.auditBreaker(via, 'carrier.failover', { to: secondary.id });
+          }
+        }
+        throw e;
+      }
+      if (this.breaker.success(via.id) === 'recovered') {
+        this.auditBreaker(via, 'carrier.recovered', {});
+      }
+      return {
+        kind: 'sent',
+        job,
+        carrierMessageId: res.carrierMessageId,
+        carrier: carrier.name,
+        ...(res.possibleDuplicate ? { possibleDuplicate: true } : {}),
+      };
     } catch (e) {
       // Its data key was shredded: the message can never be read, so it is never sent.
       if (isAppError(e) && e.code === 'data_key_destroyed') {
@@ -275,6 +339,42 @@ export class DispatchWorker {
         reason: err.carrierCode,
         ...(err.kind === 'opted_out' && msgTo !== undefined ? { optedOutTo: msgTo } : {}),
       };
+    }
+  }
+
+  /** Records a breaker's change of state (in a small transaction of its own). */
+  private auditBreaker(
+    sender: Sender,
+    action: 'carrier.failover' | 'carrier.recovered',
+    details: Record<string, string>,
+  ): void {
+    this.log.warn({ senderId: sender.id, carrier: sender.carrier, action }, 'carrier breaker');
+    this.store
+      .transaction((tx) =>
+        appendAudit(tx, this.store.dialect, [
+          {
+            orgId: sender.orgId,
+            actor: SYSTEM_ACTOR,
+            action,
+            targetType: 'sender',
+            targetId: sender.id,
+            details: { carrier: sender.carrier, ...details },
+          },
+        ]),
+      )
+      .catch((e: unknown) => this.log.error({ err: errorSummary(e) }, 'auditing breaker failed'));
+  }
+
+  /**
+   * Waits until the sender may send `segments` more (per second, across every worker); returns
+   * when the next day starts instead if its daily cap is spent.
+   */
+  private async pace(sender: LimitedSender, segments: number): Promise<number | undefined> {
+    for (;;) {
+      const r = await this.limiter.reserve(sender, Math.max(1, segments));
+      if (r.ok) return undefined;
+      if ('deferUntil' in r) return r.deferUntil;
+      await new Promise((resolve) => setTimeout(resolve, r.waitMs));
     }
   }
 
@@ -300,7 +400,11 @@ export class DispatchWorker {
               action: 'message.sent',
               targetType: 'message',
               targetId: id,
-              details: { attempt: attempts, carrier: o.carrier },
+              details: {
+                attempt: attempts,
+                carrier: o.carrier,
+                ...(o.possibleDuplicate ? { possibleDuplicate: true } : {}),
+              },
             });
             done.push(o.job);
             break;
@@ -325,6 +429,24 @@ export class DispatchWorker {
               targetType: 'message',
               targetId: id,
               details: { heldBy: o.heldBy, sendAt: o.dueAt },
+            });
+            break;
+          case 'paused':
+            // Not an attempt, and not audited per text: the pause itself is audited (risk).
+            changes.push({ orgId, id, status: 'queued', attempts: attempts - 1 });
+            await rescheduleJob(tx, this.owner, o.job, o.dueAt, { refundAttempt: true });
+            break;
+          case 'deferred':
+            // Not an attempt: nothing was submitted.
+            changes.push({ orgId, id, status: 'queued', attempts: attempts - 1 });
+            await rescheduleJob(tx, this.owner, o.job, o.dueAt, { refundAttempt: true });
+            audits.push({
+              orgId,
+              actor: SYSTEM_ACTOR,
+              action: 'message.rescheduled',
+              targetType: 'message',
+              targetId: id,
+              details: { heldBy: 'sender_daily_cap', sendAt: o.dueAt },
             });
             break;
           case 'failed':
