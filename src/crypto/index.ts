@@ -94,7 +94,15 @@ export function encrypt(keyring: Keyring, aad: string, plaintext: string): strin
   return `${FORMAT}:${keyring.activeKeyId}:${sealed.toString('base64')}`;
 }
 
+/**
+ * What the retention sweeper writes over content it destroys (message bodies, secure-message
+ * content): not ciphertext, so nothing remains to decrypt. `decrypt` reads it as the empty
+ * text, so every reader keeps working on the metadata that stays.
+ */
+export const DESTROYED_CONTENT = 'destroyed:retention';
+
 export function decrypt(keyring: Keyring, aad: string, ciphertext: string): string {
+  if (ciphertext === DESTROYED_CONTENT) return '';
   const [format, kid, payload] = ciphertext.split(':');
   if (format !== FORMAT || !kid || payload === undefined) {
     throw new DecryptionError('unknown format');

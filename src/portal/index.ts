@@ -42,3 +42,4 @@ export {
   type VerifyPage,
 } from './pages.js';
 export { isLinkToken } from './tokens.js';
+export { expireSecureContentBefore, type ExpireContentRequest } from './expire-content.js';

@@ -1,0 +1,535 @@
+/**
+ * @module risk
+ * Notice trouble before carriers or auditors do (45 CFR 164.308(a)(1)(ii)(D), information
+ * system activity review; 164.308(a)(6), security incidents). The worker evaluates signals
+ * over rolling windows per organisation and sender (signals.ts holds the thresholds); a
+ * signal over its threshold raises an alert with a severity, a plain-language explanation and
+ * the figures behind it, audited, sent to the organisation's webhook (`risk.alert`) and listed
+ * at `GET /v1/risk/alerts`. A critical alert pauses the senders that caused it: dispatch
+ * consults `isSenderPaused` before each submission and holds their texts (nothing is lost)
+ * until an admin resumes the alert. Every signal is a Prometheus gauge.
+ */
+import { Gauge, type Registry } from 'prom-client';
+import { sql } from 'kysely';
+import type { Store } from '../store/index.js';
+import type { Logger } from '../observability/index.js';
+import { appendAudit, SYSTEM_ACTOR, type Actor, type AuditEntry } from '../audit/index.js';
+import { enqueueWebhooks } from '../webhooks/index.js';
+import { AppError } from '../errors/index.js';
+import { newId } from '../ids/index.js';
+import { encodeTime } from 'ulid';
+import {
+  countFinding,
+  failureFinding,
+  optOutFinding,
+  spikeFinding,
+  THRESHOLDS,
+  type Figures,
+  type Finding,
+  type ScopeType,
+  type Severity,
+  type Signal,
+} from './signals.js';
+
+export * from './signals.js';
+
+export interface RiskAlertView {
+  id: string;
+  signal: Signal;
+  severity: Severity;
+  scope: { type: ScopeType; id: string };
+  explanation: string;
+  figures: Figures;
+  status: 'open' | 'resolved';
+  pausedSenders: string[];
+  createdAt: string;
+  resolvedAt: string | null;
+  resolvedBy: string | null;
+}
+
+export interface RiskOptions {
+  checkIntervalMs: number;
+  now: () => number;
+  /** How long dispatch trusts its cached view of paused senders. */
+  pauseCacheMs: number;
+}
+
+const HOUR = 3600_000;
+const DAY = 24 * HOUR;
+
+export class RiskMonitor {
+  private readonly opts: RiskOptions;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+  private readonly gauge: Gauge<'signal'>;
+  private readonly alertsOpen: Gauge<'severity'>;
+  private pausedCache: { at: number; set: Set<string> } | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly log: Logger,
+    registry: Registry,
+    opts: Partial<RiskOptions> = {},
+  ) {
+    this.opts = { checkIntervalMs: 5 * 60_000, now: Date.now, pauseCacheMs: 2_000, ...opts };
+    this.gauge = new Gauge({
+      name: 'tidings_risk_signal',
+      help: 'Latest value of each risk signal, worst across organisations and senders (rates as fractions, others as counts).',
+      labelNames: ['signal'] as const,
+      registers: [registry],
+    });
+    this.alertsOpen = new Gauge({
+      name: 'tidings_risk_alerts_open',
+      help: 'Open risk alerts, by severity.',
+      labelNames: ['severity'] as const,
+      registers: [registry],
+    });
+  }
+
+  /** Evaluates every signal for one organisation or all; raises and returns new alerts. */
+  async evaluate(orgId?: string): Promise<RiskAlertView[]> {
+    const orgIds = orgId
+      ? [orgId]
+      : (await this.store.db.selectFrom('organisations').select('id').execute()).map((o) => o.id);
+    const worst = new Map<Signal, number>();
+    const note = (s: Signal, v: number) => worst.set(s, Math.max(worst.get(s) ?? 0, v));
+    const raised: RiskAlertView[] = [];
+    for (const id of orgIds) {
+      const findings = await this.findings(id, note);
+      for (const f of findings) {
+        const a = await this.raise(id, f);
+        if (a) raised.push(a);
+      }
+    }
+    for (const [s, v] of worst) this.gauge.set({ signal: s }, v);
+    await this.refreshOpenGauge();
+    return raised;
+  }
+
+  private async findings(orgId: string, note: (s: Signal, v: number) => void): Promise<Finding[]> {
+    const db = this.store.db;
+    const now = this.opts.now();
+    const dayAgo = now - DAY;
+    const out: Finding[] = [];
+    const push = (f: Finding | null) => f && out.push(f);
+
+    // Opt-outs against delivered texts, last 24 h.
+    const optOuts = await db
+      .selectFrom('consent_events')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('org_id', '=', orgId)
+      .where('recorded_at', '>=', dayAgo)
+      .where('kind', 'like', 'opt_out%')
+      .executeTakeFirst();
+    const delivered = await db
+      .selectFrom('messages')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('org_id', '=', orgId)
+      .where('delivered_at', '>=', dayAgo)
+      .executeTakeFirst();
+    const nOpt = Number(optOuts?.n ?? 0);
+    const nDel = Number(delivered?.n ?? 0);
+    note('opt_out_rate', nDel > 0 ? nOpt / nDel : 0);
+    push(optOutFinding(orgId, nOpt, nDel));
+
+    // Per sender: failures and volume, over messages updated / created in the last 24 h.
+    const perSender = await db
+      .selectFrom('messages')
+      .select([
+        'sender_id',
+        sql<number>`sum(case when status = 'failed' then 1 else 0 end)`.as('failed'),
+        sql<number>`sum(case when status in ('sent','delivered','read','failed') then 1 else 0 end)`.as(
+          'attempted',
+        ),
+        sql<number>`sum(case when failure_code = 'opted_out' or failure_code = 'opt_out' then 1 else 0 end)`.as(
+          'carrier_opt_outs',
+        ),
+        sql<number>`sum(case when created_at >= ${now - HOUR} then 1 else 0 end)`.as('last_hour'),
+        sql<number>`sum(case when created_at < ${now - HOUR} then 1 else 0 end)`.as('before'),
+      ])
+      .where('org_id', '=', orgId)
+      .where('id', '>=', `msg_${encodeTimeLower(now - DAY - HOUR)}`)
+      .groupBy('sender_id')
+      .execute();
+    let carrierOptOuts = 0;
+    for (const s of perSender) {
+      const failed = Number(s.failed);
+      const attempted = Number(s.attempted);
+      note('delivery_failure_rate', attempted > 0 ? failed / attempted : 0);
+      push(failureFinding(s.sender_id, failed, attempted));
+      const lastHour = Number(s.last_hour);
+      note('volume_spike', lastHour / Math.max(1, Number(s.before) / 24));
+      push(spikeFinding(s.sender_id, lastHour, Number(s.before)));
+      carrierOptOuts += Number(s.carrier_opt_outs);
+    }
+    note('carrier_opt_outs', carrierOptOuts);
+    push(
+      countFinding(
+        'carrier_opt_outs',
+        orgId,
+        carrierOptOuts,
+        THRESHOLDS.carrierOptOutsWarn,
+        `Carriers reported ${carrierOptOuts} recipients as opted out in the last 24 hours; texts to them were refused.`,
+      ),
+    );
+
+    // From the audit trail: guard diversions, portal verification failures and lockouts,
+    // break-glass use (each counted over the last 24 h).
+    const actions = await db
+      .selectFrom('audit_events')
+      .select(['action', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('org_id', '=', orgId)
+      .where('at', '>=', dayAgo)
+      .where('action', 'in', [
+        'secure_message.created',
+        'secure_message.verify_failed',
+        'secure_message.locked',
+        'breakglass.granted',
+      ])
+      .groupBy('action')
+      .execute();
+    const count = (a: string) => Number(actions.find((x) => x.action === a)?.n ?? 0);
+    const diversions = count('secure_message.created');
+    const verifyFailed = count('secure_message.verify_failed');
+    const locked = count('secure_message.locked');
+    const breakGlass = count('breakglass.granted');
+    note('guard_diversions', diversions);
+    note('portal_verification_failures', verifyFailed);
+    note('portal_lockouts', locked);
+    note('break_glass_use', breakGlass);
+    push(
+      countFinding(
+        'guard_diversions',
+        orgId,
+        diversions,
+        THRESHOLDS.guardDiversionsWarn,
+        `${diversions} texts in the last 24 hours held health information and went to the secure portal instead. Check that integrations use templates and secure messages on purpose.`,
+      ),
+    );
+    push(
+      countFinding(
+        'portal_verification_failures',
+        orgId,
+        verifyFailed,
+        THRESHOLDS.verifyFailuresWarn,
+        `${verifyFailed} failed identity checks on secure-message links in the last 24 hours: texts may be reaching the wrong people, or someone is guessing.`,
+      ),
+    );
+    push(
+      countFinding(
+        'portal_lockouts',
+        orgId,
+        locked,
+        THRESHOLDS.lockoutsWarn,
+        `${locked} secure-message links locked after too many failed checks in the last 24 hours.`,
+      ),
+    );
+    push(
+      countFinding(
+        'break_glass_use',
+        orgId,
+        breakGlass,
+        1,
+        `Emergency (break-glass) access was used ${breakGlass} time(s) in the last 24 hours; review each use.`,
+      ),
+    );
+
+    // Sign-ins from many addresses: the most distinct addresses one user's sessions came from.
+    const ips = await db
+      .selectFrom('sessions')
+      .select(['user_id', (eb) => eb.fn.count<number>('ip').distinct().as('n')])
+      .where('org_id', '=', orgId)
+      .where('created_at', '>=', dayAgo)
+      .groupBy('user_id')
+      .execute();
+    const maxIps = Math.max(0, ...ips.map((r) => Number(r.n)));
+    note('logins_many_addresses', maxIps);
+    push(
+      countFinding(
+        'logins_many_addresses',
+        orgId,
+        maxIps,
+        THRESHOLDS.loginAddressesWarn,
+        `One user signed in from ${maxIps} different addresses in the last 24 hours: shared or stolen credentials look like this.`,
+      ),
+    );
+    return out;
+  }
+
+  /**
+   * Records an alert unless one for the same signal and scope is still open from the last
+   * 24 hours. A critical alert pauses the sender (or, for an organisation-wide signal, every
+   * sender that texted in the window). Audited and sent to the webhook in one transaction.
+   */
+  private async raise(orgId: string, f: Finding): Promise<RiskAlertView | null> {
+    const now = this.opts.now();
+    return this.store.transaction(async (tx) => {
+      const open = await tx
+        .selectFrom('risk_alerts')
+        .select('id')
+        .where('org_id', '=', orgId)
+        .where('signal', '=', f.signal)
+        .where('scope_id', '=', f.scopeId)
+        .where('status', '=', 'open')
+        .where('created_at', '>=', now - DAY)
+        .executeTakeFirst();
+      if (open) return null;
+      let paused: string[] = [];
+      if (f.severity === 'critical') {
+        paused =
+          f.scopeType === 'sender'
+            ? [f.scopeId]
+            : (
+                await tx
+                  .selectFrom('messages')
+                  .select('sender_id')
+                  .distinct()
+                  .where('org_id', '=', orgId)
+                  .where('id', '>=', `msg_${encodeTimeLower(now - DAY)}`)
+                  .execute()
+              ).map((r) => r.sender_id);
+      }
+      const id = newId('ral');
+      const row = {
+        org_id: orgId,
+        id,
+        signal: f.signal,
+        severity: f.severity,
+        scope_type: f.scopeType,
+        scope_id: f.scopeId,
+        explanation: f.explanation,
+        figures: JSON.stringify(f.figures),
+        status: 'open',
+        paused_sender_ids: JSON.stringify(paused),
+        created_at: now,
+        resolved_at: null,
+        resolved_by: null,
+      };
+      await tx.insertInto('risk_alerts').values(row).execute();
+      const audits: AuditEntry[] = [
+        {
+          orgId,
+          actor: SYSTEM_ACTOR,
+          action: 'risk.alert_raised',
+          targetType: 'risk_alert',
+          targetId: id,
+          details: { signal: f.signal, severity: f.severity, scope: f.scopeType, ...f.figures },
+        },
+      ];
+      for (const senderId of paused) {
+        await tx
+          .insertInto('paused_senders')
+          .values({ org_id: orgId, sender_id: senderId, alert_id: id, paused_at: now })
+          .onConflict((oc) => oc.columns(['org_id', 'sender_id']).doNothing())
+          .execute();
+        audits.push({
+          orgId,
+          actor: SYSTEM_ACTOR,
+          action: 'risk.sender_paused',
+          targetType: 'sender',
+          targetId: senderId,
+          details: { alert: id, signal: f.signal },
+        });
+      }
+      await appendAudit(tx, this.store.dialect, audits, now);
+      const view = toView(row);
+      const org = await tx
+        .selectFrom('organisations')
+        .select('webhook_url')
+        .where('id', '=', orgId)
+        .executeTakeFirst();
+      if (org?.webhook_url) {
+        await enqueueWebhooks(tx, [{ orgId, type: 'risk.alert', payload: { ...view } }], now);
+      }
+      this.pausedCache = undefined;
+      this.log.warn({ orgId, alertId: id, signal: f.signal, severity: f.severity }, 'risk alert');
+      return view;
+    });
+  }
+
+  async alerts(
+    orgId: string,
+    filter: { status?: 'open' | 'resolved' | undefined; limit?: number | undefined } = {},
+  ): Promise<RiskAlertView[]> {
+    const rows = await this.store.db
+      .selectFrom('risk_alerts')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .$if(filter.status !== undefined, (q) => q.where('status', '=', filter.status!))
+      .orderBy('id', 'desc')
+      .limit(filter.limit ?? 100)
+      .execute();
+    return rows.map(toView);
+  }
+
+  /** Resolves an alert and resumes the senders it paused (admin). */
+  async resume(orgId: string, alertId: string, actor: Actor): Promise<RiskAlertView> {
+    const now = this.opts.now();
+    const view = await this.store.transaction(async (tx) => {
+      const r = await tx
+        .selectFrom('risk_alerts')
+        .selectAll()
+        .where('org_id', '=', orgId)
+        .where('id', '=', alertId)
+        .executeTakeFirst();
+      if (!r) throw new AppError('risk_alert_not_found');
+      const by = `${actor.type}:${actor.id}`;
+      const resumed = await this.resumeSendersInTx(tx, orgId, { alertId }, actor, now);
+      if (r.status === 'open') {
+        await tx
+          .updateTable('risk_alerts')
+          .set({ status: 'resolved', resolved_at: now, resolved_by: by })
+          .where('org_id', '=', orgId)
+          .where('id', '=', alertId)
+          .execute();
+      }
+      void resumed;
+      return toView({
+        ...r,
+        status: 'resolved',
+        resolved_at: r.resolved_at ?? now,
+        resolved_by: r.resolved_by ?? by,
+      });
+    });
+    await this.refreshOpenGauge();
+    return view;
+  }
+
+  /** Resumes one paused sender, whatever paused it (admin, CLI `tidings sender resume`). */
+  async resumeSender(orgId: string, senderId: string, actor: Actor): Promise<number> {
+    return this.store.transaction((tx) =>
+      this.resumeSendersInTx(tx, orgId, { senderId }, actor, this.opts.now()),
+    );
+  }
+
+  private async resumeSendersInTx(
+    tx: Parameters<Parameters<Store['transaction']>[0]>[0],
+    orgId: string,
+    by: { alertId?: string; senderId?: string },
+    actor: Actor,
+    now: number,
+  ): Promise<number> {
+    const rows = await tx
+      .selectFrom('paused_senders')
+      .select(['sender_id', 'alert_id'])
+      .where('org_id', '=', orgId)
+      .$if(by.alertId !== undefined, (q) => q.where('alert_id', '=', by.alertId!))
+      .$if(by.senderId !== undefined, (q) => q.where('sender_id', '=', by.senderId!))
+      .execute();
+    if (rows.length === 0) return 0;
+    await tx
+      .deleteFrom('paused_senders')
+      .where('org_id', '=', orgId)
+      .where(
+        'sender_id',
+        'in',
+        rows.map((r) => r.sender_id),
+      )
+      .execute();
+    await appendAudit(
+      tx,
+      this.store.dialect,
+      rows.map((r) => ({
+        orgId,
+        actor,
+        action: 'risk.sender_resumed' as const,
+        targetType: 'sender',
+        targetId: r.sender_id,
+        details: { alert: r.alert_id },
+      })),
+      now,
+    );
+    this.pausedCache = undefined;
+    return rows.length;
+  }
+
+  /** Paused senders of an organisation (ids). */
+  async pausedSenders(orgId: string): Promise<string[]> {
+    const rows = await this.store.db
+      .selectFrom('paused_senders')
+      .select('sender_id')
+      .where('org_id', '=', orgId)
+      .execute();
+    return rows.map((r) => r.sender_id);
+  }
+
+  /**
+   * Whether dispatch must hold texts from this sender. Read from the database (shared by
+   * every worker process), cached for `pauseCacheMs` so a busy worker asks once per moment.
+   */
+  async isSenderPaused(orgId: string, senderId: string): Promise<boolean> {
+    const now = Date.now();
+    if (!this.pausedCache || now - this.pausedCache.at > this.opts.pauseCacheMs) {
+      const rows = await this.store.db
+        .selectFrom('paused_senders')
+        .select(['org_id', 'sender_id'])
+        .execute();
+      this.pausedCache = { at: now, set: new Set(rows.map((r) => `${r.org_id}/${r.sender_id}`)) };
+    }
+    return this.pausedCache.set.has(`${orgId}/${senderId}`);
+  }
+
+  private async refreshOpenGauge(): Promise<void> {
+    const rows = await this.store.db
+      .selectFrom('risk_alerts')
+      .select(['severity', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('status', '=', 'open')
+      .groupBy('severity')
+      .execute();
+    for (const s of ['warning', 'critical'] as const) {
+      this.alertsOpen.set({ severity: s }, Number(rows.find((r) => r.severity === s)?.n ?? 0));
+    }
+  }
+
+  startMonitor(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      if (this.running) return;
+      this.running = this.evaluate()
+        .catch((e: unknown) =>
+          this.log.error({ err: e instanceof Error ? e.name : 'error' }, 'risk evaluation failed'),
+        )
+        .finally(() => (this.running = undefined));
+    }, this.opts.checkIntervalMs);
+    this.timer.unref();
+  }
+
+  async stopMonitor(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+}
+
+function encodeTimeLower(at: number): string {
+  return encodeTime(Math.max(0, at), 10).toLowerCase();
+}
+
+function toView(r: {
+  id: string;
+  signal: string;
+  severity: string;
+  scope_type: string;
+  scope_id: string;
+  explanation: string;
+  figures: string;
+  status: string;
+  paused_sender_ids: string;
+  created_at: number;
+  resolved_at: number | null;
+  resolved_by: string | null;
+}): RiskAlertView {
+  return {
+    id: r.id,
+    signal: r.signal as Signal,
+    severity: r.severity as Severity,
+    scope: { type: r.scope_type as ScopeType, id: r.scope_id },
+    explanation: r.explanation,
+    figures: JSON.parse(r.figures) as Figures,
+    status: r.status as 'open' | 'resolved',
+    pausedSenders: JSON.parse(r.paused_sender_ids) as string[],
+    createdAt: new Date(Number(r.created_at)).toISOString(),
+    resolvedAt: r.resolved_at === null ? null : new Date(Number(r.resolved_at)).toISOString(),
+    resolvedBy: r.resolved_by,
+  };
+}
