@@ -1,0 +1,163 @@
+/**
+ * @module integrations/hl7v2/listener
+ * The MLLP listener a scheduling system or interface engine sends SIU and ADT messages to.
+ * Messages on one connection are handled one at a time, in order, and each gets its ACK
+ * only after its change is committed. A control id already seen is acknowledged again and
+ * ignored (a sender that lost our ACK resends). A malformed message gets AR and the
+ * connection goes on; nothing a sender does stops the listener. Logs carry control ids and
+ * codes, never message content. Owns the `hl7_messages` table.
+ */
+import net from 'node:net';
+import type { Store } from '../../store/index.js';
+import type { Logger } from '../../observability/index.js';
+import type { Reminders } from '../../reminders/index.js';
+import type { Actor } from '../../audit/index.js';
+import { newId } from '../../ids/index.js';
+import { buildAck } from './ack.js';
+import { frame, MllpDecoder } from './mllp.js';
+import { Hl7Problem, parseHl7, type Header } from './parse-message.js';
+
+export interface Hl7ListenerOptions {
+  orgId: string;
+  host: string;
+  port: number;
+}
+
+const FEED_ACTOR: Actor = { type: 'system', id: 'hl7v2' };
+
+export class Hl7Listener {
+  private server: net.Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly reminders: Reminders,
+    private readonly log: Logger,
+    readonly opts: Hl7ListenerOptions,
+  ) {}
+
+  /** Starts listening; resolves with the bound port. */
+  async startHl7Listener(): Promise<number> {
+    const server = net.createServer((socket) => this.accept(socket));
+    server.on('error', (e) => this.log.error({ err: e.message }, 'hl7 listener error'));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.port, this.opts.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const port = (server.address() as net.AddressInfo).port;
+    this.log.info({ port, orgId: this.opts.orgId }, 'hl7 mllp listener started');
+    return port;
+  }
+
+  async stopHl7Listener(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) =>
+      this.server ? this.server.close(() => resolve()) : resolve(),
+    );
+  }
+
+  private accept(socket: net.Socket): void {
+    this.sockets.add(socket);
+    const decoder = new MllpDecoder();
+    let chain = Promise.resolve();
+    socket.on('data', (chunk: Buffer) => {
+      let messages: string[];
+      try {
+        messages = decoder.push(chunk);
+      } catch {
+        this.log.warn('hl7 frame too large; connection closed');
+        socket.destroy();
+        return;
+      }
+      for (const text of messages) {
+        chain = chain.then(async () => {
+          const ack = await this.handle(text);
+          if (!socket.destroyed) socket.write(frame(ack));
+        });
+      }
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.sockets.delete(socket));
+  }
+
+  /** One message in, its ACK out; never throws. */
+  async handle(text: string): Promise<string> {
+    const ackId = newId('in').slice(3, 23);
+    let header: Partial<Header> = {};
+    try {
+      const zone = (await this.reminders.settings(this.opts.orgId)).timeZone;
+      const parsed = parseHl7(text, zone);
+      header = parsed.header;
+      if (parsed.kind === 'unsupported') {
+        const type = ['SIU', 'ADT'].includes(parsed.header.messageType);
+        return this.answer(header, 'AR', ackId, {
+          code: type ? 201 : 200,
+          text: `${parsed.header.messageType}^${parsed.header.event} is not handled`,
+        });
+      }
+      const seen = await this.store.db
+        .selectFrom('hl7_messages')
+        .select('ack_code')
+        .where('org_id', '=', this.opts.orgId)
+        .where('control_id', '=', parsed.header.controlId)
+        .executeTakeFirst();
+      if (seen) {
+        this.log.info({ controlId: parsed.header.controlId }, 'hl7 duplicate ignored');
+        return buildAck(header, 'AA', ackId);
+      }
+      if (parsed.kind === 'siu') {
+        await this.reminders.upsertAppointment(this.opts.orgId, FEED_ACTOR, {
+          ...parsed.appointment,
+          source: 'hl7',
+        });
+      } else {
+        await this.reminders.upsertContact(this.opts.orgId, parsed.patient);
+      }
+      await this.store.db
+        .insertInto('hl7_messages')
+        .values({
+          org_id: this.opts.orgId,
+          control_id: parsed.header.controlId,
+          message_type: `${parsed.header.messageType}^${parsed.header.event}`,
+          ack_code: 'AA',
+          received_at: Date.now(),
+        })
+        .execute();
+      this.log.info(
+        { controlId: parsed.header.controlId, type: parsed.header.event },
+        'hl7 message accepted',
+      );
+      return buildAck(header, 'AA', ackId);
+    } catch (e) {
+      if (e instanceof Hl7Problem) {
+        return this.answer(e.header ?? header, e.ack, ackId, { code: e.code, text: e.message });
+      }
+      const code = (e as { code?: unknown }).code;
+      this.log.error(
+        { controlId: header.controlId, code: typeof code === 'string' ? code : undefined },
+        'hl7 message failed',
+      );
+      return this.answer(header, 'AE', ackId, {
+        code: 207,
+        text: typeof code === 'string' ? code : 'internal error',
+      });
+    }
+  }
+
+  private answer(
+    header: Partial<Header>,
+    code: 'AE' | 'AR',
+    ackId: string,
+    error: { code: number; text: string },
+  ): string {
+    this.log.warn(
+      { controlId: header.controlId, ack: code, hl7Error: error.code },
+      'hl7 message refused',
+    );
+    return buildAck(header, code, ackId, error);
+  }
+}
