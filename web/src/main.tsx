@@ -1,0 +1,17 @@
+/**
+ * @module web/main
+ * Entry point of the staff console (built by Vite into dist/console, served at /console).
+ */
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { App } from './app';
+import './styles.css';
+
+const root = document.getElementById('root');
+if (root) {
+  createRoot(root).render(
+    <StrictMode>
+      <App />
+    </StrictMode>,
+  );
+}

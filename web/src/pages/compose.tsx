@@ -1,0 +1,361 @@
+/**
+ * @module web/pages/compose
+ * Compose a text: recipient, program, free text with live content-guard feedback (findings
+ * highlighted by category, and what will happen: plain SMS, or a secure-portal message
+ * with only a neutral notice by SMS), the segment count and encoding, or a template with
+ * its typed slots; then send (POST /v1/messages) and show what the server did.
+ */
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { countSegments } from '../../../src/messaging/segments.js';
+import { api, ApiError, idempotencyKey, PROGRAMS, type Program } from '../api';
+import { CATEGORY_LABELS, highlight, type Finding } from '../guard-feedback';
+
+const GUARD_DEBOUNCE_MS = 300;
+const MAX_SEGMENTS = 10;
+
+interface GuardResult {
+  verdict: 'allow' | 'secure';
+  findings: Finding[];
+}
+
+interface Template {
+  id: string;
+  name: string;
+  body: string;
+  program: Program;
+  slots: string[];
+}
+
+interface SendResult {
+  id: string;
+  status: string;
+  segments: number;
+  encoding: string;
+  sendAt: string;
+  notBefore: string | null;
+  heldBy: string | null;
+  guard?: {
+    verdict: 'allow' | 'secure';
+    action?: 'diverted' | 'overridden';
+    categories?: string[];
+    secureMessageId?: string;
+  };
+}
+
+const SLOT_INPUT: Record<string, { type: string; hint: string }> = {
+  firstName: { type: 'text', hint: 'Letters only, e.g. Ana' },
+  date: { type: 'date', hint: 'The day (no year is shown)' },
+  time: { type: 'time', hint: '24-hour, e.g. 14:30' },
+  clinicName: { type: 'text', hint: 'e.g. Lakeside Clinic' },
+  location: { type: 'text', hint: 'e.g. 12 Main Street, Suite 4' },
+  providerName: { type: 'text', hint: 'e.g. Dr. Patel' },
+  link: { type: 'url', hint: 'An https address' },
+  phone: { type: 'tel', hint: 'A phone number' },
+  code: { type: 'text', hint: '4–12 letters and digits' },
+};
+
+/** The live verdict for `text`, debounced; stale answers are dropped. */
+function useGuardCheck(text: string): { result: GuardResult | null; error: string | null } {
+  const [result, setResult] = useState<GuardResult | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    if (text.trim() === '') {
+      setResult(null);
+      setError(null);
+      return;
+    }
+    const ctl = new AbortController();
+    const timer = setTimeout(() => {
+      api<GuardResult>('POST', '/v1/guard/check', { text }, { signal: ctl.signal }).then(
+        (r) => {
+          setResult(r);
+          setError(null);
+        },
+        (e: unknown) => {
+          if (ctl.signal.aborted) return;
+          setError(e instanceof ApiError ? e.message : 'The content check is unavailable.');
+        },
+      );
+    }, GUARD_DEBOUNCE_MS);
+    return () => {
+      clearTimeout(timer);
+      ctl.abort();
+    };
+  }, [text]);
+  return { result, error };
+}
+
+export function Compose() {
+  const [to, setTo] = useState('');
+  const [program, setProgram] = useState<Program>('care');
+  const [templates, setTemplates] = useState<Template[]>([]);
+  const [templateId, setTemplateId] = useState('');
+  const [variables, setVariables] = useState<Record<string, string>>({});
+  const [preview, setPreview] = useState<{
+    body: string;
+    segments: number;
+    encoding: string;
+  } | null>(null);
+  const [text, setText] = useState('');
+  const [sending, setSending] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [sent, setSent] = useState<SendResult | null>(null);
+  const resultRef = useRef<HTMLElement>(null);
+  const guard = useGuardCheck(templateId ? '' : text);
+  const template = templates.find((t) => t.id === templateId);
+
+  useEffect(() => {
+    api<{ data: Template[] }>('GET', '/v1/templates').then(
+      (r) => setTemplates(r.data),
+      () => setTemplates([]),
+    );
+  }, []);
+
+  useEffect(() => {
+    if (sent) resultRef.current?.focus();
+  }, [sent]);
+
+  const pickTemplate = (id: string) => {
+    setTemplateId(id);
+    setVariables({});
+    setPreview(null);
+    const t = templates.find((x) => x.id === id);
+    if (t) setProgram(t.program);
+  };
+
+  const showPreview = async () => {
+    if (!template) return;
+    setError(null);
+    try {
+      setPreview(await api('POST', `/v1/templates/${template.id}/preview`, { variables }));
+    } catch (e) {
+      setPreview(null);
+      setError(e instanceof ApiError ? e.message : 'The preview failed.');
+    }
+  };
+
+  const send = async (e: FormEvent) => {
+    e.preventDefault();
+    setSending(true);
+    setError(null);
+    setSent(null);
+    try {
+      const body = template
+        ? { to, program, template: template.id, variables }
+        : { to, program, body: text };
+      const r = await api<SendResult>('POST', '/v1/messages', body, {
+        headers: { 'idempotency-key': idempotencyKey() },
+      });
+      setSent(r);
+      setText('');
+      setVariables({});
+      setPreview(null);
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : 'The server could not be reached.');
+    } finally {
+      setSending(false);
+    }
+  };
+
+  const seg = countSegments(text);
+  const spans = guard.result ? highlight(text, guard.result.findings) : [];
+  const categories = [...new Set(guard.result?.findings.map((f) => f.category) ?? [])];
+
+  return (
+    <main id="main" className="page">
+      <h1>Compose</h1>
+      <form onSubmit={(e) => void send(e)} className="compose" aria-describedby="compose-help">
+        <p id="compose-help" className="muted">
+          Texts that reveal health information never go by SMS: Tidings keeps them behind the secure
+          portal and texts the patient a neutral notice.
+        </p>
+        {error && (
+          <p className="alert error" role="alert">
+            {error}
+          </p>
+        )}
+        <div className="row">
+          <div className="field">
+            <label htmlFor="to">Recipient number</label>
+            <input
+              id="to"
+              type="tel"
+              autoComplete="off"
+              required
+              value={to}
+              onChange={(e) => setTo(e.target.value)}
+            />
+          </div>
+          <div className="field">
+            <label htmlFor="program">Program</label>
+            <select
+              id="program"
+              value={program}
+              onChange={(e) => setProgram(e.target.value as Program)}
+            >
+              {PROGRAMS.map((p) => (
+                <option key={p} value={p}>
+                  {p}
+                </option>
+              ))}
+            </select>
+          </div>
+          <div className="field">
+            <label htmlFor="template">Template</label>
+            <select id="template" value={templateId} onChange={(e) => pickTemplate(e.target.value)}>
+              <option value="">Free text</option>
+              {templates.map((t) => (
+                <option key={t.id} value={t.id}>
+                  {t.name}
+                </option>
+              ))}
+            </select>
+          </div>
+        </div>
+
+        {template ? (
+          <fieldset className="slots">
+            <legend>Fill in “{template.name}”</legend>
+            <p className="template-body">{template.body}</p>
+            {template.slots.map((slot) => (
+              <div className="field" key={slot}>
+                <label htmlFor={`slot-${slot}`}>{slot}</label>
+                <input
+                  id={`slot-${slot}`}
+                  type={SLOT_INPUT[slot]?.type ?? 'text'}
+                  aria-describedby={`slot-${slot}-hint`}
+                  required
+                  value={variables[slot] ?? ''}
+                  onChange={(e) => setVariables({ ...variables, [slot]: e.target.value })}
+                />
+                <span id={`slot-${slot}-hint`} className="hint">
+                  {SLOT_INPUT[slot]?.hint}
+                </span>
+              </div>
+            ))}
+            <button type="button" className="secondary" onClick={() => void showPreview()}>
+              Preview
+            </button>
+            {preview && (
+              <p className="preview" aria-live="polite">
+                <strong>Preview:</strong> {preview.body}{' '}
+                <span className="muted">
+                  ({preview.segments} segment{preview.segments === 1 ? '' : 's'}, {preview.encoding}
+                  )
+                </span>
+              </p>
+            )}
+          </fieldset>
+        ) : (
+          <>
+            <label htmlFor="body">Message</label>
+            <textarea
+              id="body"
+              rows={5}
+              required
+              value={text}
+              onChange={(e) => setText(e.target.value)}
+              aria-describedby="segments guard-verdict"
+            />
+            <p id="segments" className={seg.segments > MAX_SEGMENTS ? 'counter over' : 'counter'}>
+              {text.length === 0
+                ? 'Empty'
+                : `${seg.segments} segment${seg.segments === 1 ? '' : 's'} · ${seg.encoding} · ${seg.units} ${seg.encoding === 'GSM-7' ? 'septets' : 'code units'}`}
+              {seg.segments > MAX_SEGMENTS && ` — over the limit of ${MAX_SEGMENTS} segments`}
+            </p>
+            <section className="guard" aria-labelledby="guard-title">
+              <h2 id="guard-title">Content check</h2>
+              <div id="guard-verdict" aria-live="polite">
+                {guard.error && <p className="alert error">{guard.error}</p>}
+                {!guard.result && !guard.error && (
+                  <p className="muted">Type a message to see how it will be sent.</p>
+                )}
+                {guard.result?.verdict === 'allow' && (
+                  <p className="verdict allow" data-verdict="allow">
+                    Will be sent as SMS.
+                  </p>
+                )}
+                {guard.result?.verdict === 'secure' && (
+                  <div className="verdict secure" data-verdict="secure">
+                    <p>
+                      <strong>Will be diverted to the secure portal.</strong> It reveals health
+                      information ({categories.map((c) => CATEGORY_LABELS[c] ?? c).join(', ')}), so
+                      the patient gets only this notice by SMS:
+                    </p>
+                    <blockquote className="notice">
+                      You have a new message from your organisation. View it securely: https://…/s/…
+                    </blockquote>
+                  </div>
+                )}
+              </div>
+              {guard.result && guard.result.findings.length > 0 && (
+                <p className="highlighted" aria-label="Message with findings highlighted">
+                  {spans.map((s, i) =>
+                    s.category ? (
+                      <mark key={i} className={`finding finding-${s.category}`}>
+                        {s.text}
+                        <span className="tag">{CATEGORY_LABELS[s.category] ?? s.category}</span>
+                      </mark>
+                    ) : (
+                      <span key={i}>{s.text}</span>
+                    ),
+                  )}
+                </p>
+              )}
+            </section>
+          </>
+        )}
+        <button type="submit" disabled={sending}>
+          Send
+        </button>
+      </form>
+
+      {sent && (
+        <section className="result" aria-labelledby="result-title" ref={resultRef} tabIndex={-1}>
+          <h2 id="result-title">
+            {sent.guard?.action === 'diverted'
+              ? 'Sent securely: the patient was texted a neutral notice'
+              : 'Accepted for sending'}
+          </h2>
+          <dl>
+            <dt>Message</dt>
+            <dd>
+              <code>{sent.id}</code>
+            </dd>
+            <dt>Status</dt>
+            <dd data-testid="result-status">{sent.status}</dd>
+            <dt>Segments</dt>
+            <dd>
+              {sent.segments} ({sent.encoding})
+            </dd>
+            <dt>Content check</dt>
+            <dd data-testid="result-guard">
+              {sent.guard?.action === 'diverted'
+                ? `diverted to the portal (${(sent.guard.categories ?? []).join(', ')})`
+                : sent.guard?.action === 'overridden'
+                  ? 'sent as SMS by override'
+                  : 'allowed as SMS'}
+            </dd>
+            {sent.guard?.secureMessageId && (
+              <>
+                <dt>Secure message</dt>
+                <dd>
+                  <code>{sent.guard.secureMessageId}</code>
+                </dd>
+              </>
+            )}
+            {sent.notBefore && (
+              <>
+                <dt>Held until</dt>
+                <dd>
+                  {new Date(sent.notBefore).toLocaleString()} (
+                  {sent.heldBy === 'quiet_hours' ? 'quiet hours' : 'frequency cap'})
+                </dd>
+              </>
+            )}
+          </dl>
+        </section>
+      )}
+    </main>
+  );
+}
