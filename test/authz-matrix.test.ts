@@ -19,6 +19,7 @@ import {
 } from '../src/identity/access.js';
 import { SYSTEM_ACTOR } from '../src/audit/index.js';
 import { buildHttp } from '../src/http/index.js';
+import { fhirRoutes } from '../src/integrations/fhir/index.js';
 
 const ACTOR = { type: 'cli' as const, id: 'matrix' };
 
@@ -127,6 +128,37 @@ describe('authorisation matrix', () => {
       expect(refused, `${route.method} ${route.url} admits everyone`).toBe(true);
     }
   });
+
+  // The FHIR audience (/fhir): API keys only; refusals come back as an OperationOutcome.
+  it('has every served /fhir route in the FHIR table, and enforces its access', async () => {
+    const served = (await servedRoutes(t)).filter((r) => r.url.startsWith('/fhir'));
+    const table = new Set(fhirRoutes.map((r) => `${r.method} ${r.url}`));
+    expect(served.length).toBeGreaterThan(0);
+    for (const r of served) expect(table.has(`${r.method} ${r.url}`), r.url).toBe(true);
+    const failures: string[] = [];
+    for (const route of fhirRoutes) {
+      for (const caller of callers) {
+        const { headers, principal } = await credentials(caller);
+        const allowed = authorize(route.access, principal) === 'allow';
+        const path = route.url.replace(/:(\w+)/g, 'matrix-missing');
+        const hasBody = route.method !== 'GET';
+        const res = await fetch(base + path, {
+          method: route.method,
+          headers: { ...headers, ...(hasBody ? { 'content-type': 'application/fhir+json' } : {}) },
+          ...(hasBody ? { body: '{}' } : {}),
+        });
+        const body = (await res.json()) as { resourceType?: string };
+        const refused = res.status === 401 || res.status === 403;
+        if (allowed === refused || (refused && body.resourceType !== 'OperationOutcome')) {
+          failures.push(`${route.method} ${route.url} as ${caller.label}: got ${res.status}`);
+        }
+        if (caller.kind === 'user' && !refused) {
+          failures.push(`${route.method} ${route.url} admits a person (${caller.label})`);
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+  }, 120_000);
 
   function principalOf(c: Caller): Principal | undefined {
     if (c.kind === 'none') return undefined;

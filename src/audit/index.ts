@@ -24,6 +24,10 @@ export const AUDIT_ACTIONS = {
   'apikey.revoked': '164.312(d)',
   'sender.created': '164.312(b)',
   'sender.updated': '164.312(b)',
+  /** A carrier kept failing: its messages moved to the organisation's secondary sender. */
+  'carrier.failover': '164.312(b)',
+  /** The primary carrier answered again: messages went back to it. */
+  'carrier.recovered': '164.312(b)',
   'message.accepted': '164.312(b)',
   'message.canceled': '164.312(b)',
   'message.rescheduled': '164.312(b)',
@@ -79,6 +83,26 @@ export const AUDIT_ACTIONS = {
   'template.created': '164.312(b)',
   'template.updated': '164.312(b)',
   'template.deleted': '164.312(b)',
+  // Retention, legal hold, risk, backups, incident and posture reports (issue 9).
+  'retention.policy_changed': '164.316(b)(2)(i)',
+  'retention.swept': '164.310(d)(2)(i)',
+  'legal_hold.placed': '164.316(b)(2)(i)',
+  'legal_hold.lifted': '164.316(b)(2)(i)',
+  'risk.alert_raised': '164.308(a)(1)(ii)(D)',
+  'risk.sender_paused': '164.308(a)(6)(ii)',
+  'risk.sender_resumed': '164.308(a)(6)(ii)',
+  'backup.created': '164.308(a)(7)(ii)(A)',
+  'backup.restored': '164.308(a)(7)(ii)(B)',
+  'incident.report_created': '164.308(a)(6)(ii)',
+  'compliance.report_read': '164.308(a)(8)',
+  // Appointments and reminders (reminders/): feeds that create them, replies that change them.
+  'appointment.upserted': '164.312(b)',
+  'appointment.status_changed': '164.312(b)',
+  'appointment.listed': '164.312(b)',
+  'appointment.read': '164.312(b)',
+  'reminders.settings_changed': '164.312(b)',
+  'campaign.created': '164.312(b)',
+  'campaign.state_changed': '164.312(b)',
 } as const;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;

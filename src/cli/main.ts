@@ -8,6 +8,11 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { Runtime, type Role } from '../runtime/index.js';
+import {
+  addConfiguredSender,
+  THROUGHPUT_PRESETS,
+  type ThroughputPreset,
+} from '../runtime/sender-carriers.js';
 import { createLogger } from '../observability/index.js';
 import { AppError } from '../errors/index.js';
 import type { Actor } from '../audit/index.js';
@@ -19,11 +24,22 @@ import { addAuditCommands } from './audit.js';
 import { addConsentCommands } from './consent.js';
 import { addTemplateCommands } from './templates.js';
 import { addGuardCommands } from './guard.js';
+import { addBackupCommands } from './backup.js';
+import { addRetentionCommands } from './retention.js';
+import { addIncidentCommands } from './incident.js';
+import { addReminderCommands } from './reminders.js';
+import { addCampaignCommands } from './campaigns.js';
 import { programOption, variableOption } from './options.js';
 
 const CLI_ACTOR: Actor = { type: 'cli', id: 'operator' };
 
 class UsageError extends Error {}
+
+function positiveWhole(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number ≥ 1');
+  return n;
+}
 
 /** An ISO 8601 time given on the command line, as epoch ms. */
 function cliTime(value: string): number {
@@ -66,6 +82,7 @@ async function serve(role: Role): Promise<void> {
     if (role !== 'worker') {
       const address = await rt.listen();
       log.info({ address, role }, 'tidings listening');
+      if (config.hl7) await rt.startHl7Listener(config.hl7.orgId, config.hl7.port);
     } else {
       log.info({ role }, 'tidings worker running');
     }
@@ -379,11 +396,78 @@ export function buildCli(): Command {
       }),
     );
   sender
+    .command('add')
+    .description('add a sender (credentials are stored encrypted and never shown again)')
+    .requiredOption('--org <orgId>', 'organisation id')
+    .requiredOption('--number <e164>', 'the number, in E.164 (+1…)')
+    .addOption(
+      new Option('--carrier <carrier>', 'carrier')
+        .choices(['simulator', 'smpp', 'twilio', 'telnyx'])
+        .makeOptionMandatory(),
+    )
+    .option('--url <url>', 'smpp: smpp://SYSTEM_ID:PASSWORD@HOST:PORT (ssmpp:// for TLS)')
+    .option('--window <n>', 'smpp: outstanding submit_sm (default 10)', positiveWhole)
+    .option('--mps <n>', 'segments per second', positiveWhole)
+    .option('--daily-cap <n>', 'segments per day', positiveWhole)
+    .option('--cap-time-zone <zone>', "IANA zone of the daily cap's midnight")
+    .addOption(
+      new Option('--preset <preset>', '10DLC throughput preset (segments)').choices(
+        THROUGHPUT_PRESETS,
+      ),
+    )
+    .option('--account-sid <sid>', 'twilio: account SID')
+    .option('--auth-token <token>', 'twilio: auth token')
+    .option('--api-key <key>', 'telnyx: API key')
+    .option('--public-key <base64>', 'telnyx: webhook public key (base64)')
+    .option('--base-url <url>', 'twilio, telnyx: API base URL')
+    .option('--default', 'use it when a message names no sender')
+    .option('--secondary', "fail over to it when another sender's carrier keeps failing")
+    .option('--json', 'print JSON')
+    .action(
+      (o: {
+        org: string;
+        number: string;
+        carrier: 'simulator' | 'smpp' | 'twilio' | 'telnyx';
+        url?: string;
+        window?: number;
+        mps?: number;
+        dailyCap?: number;
+        capTimeZone?: string;
+        preset?: ThroughputPreset;
+        accountSid?: string;
+        authToken?: string;
+        apiKey?: string;
+        publicKey?: string;
+        baseUrl?: string;
+        default?: boolean;
+        secondary?: boolean;
+        json?: boolean;
+      }) =>
+        withRuntime(async (rt) => {
+          const { json, org, default: isDefault, secondary, ...input } = o;
+          const r = await addConfiguredSender(
+            rt.orgs,
+            rt.config.defaultMps,
+            org,
+            { ...input, isDefault: Boolean(isDefault), isSecondary: Boolean(secondary) },
+            CLI_ACTOR,
+          );
+          const hooks = Object.entries(r.webhooks)
+            .map(([k, p]) => `\n${k} webhook  ${rt.config.publicUrl}${p}`)
+            .join('');
+          print(
+            Boolean(json),
+            { ...r.sender, webhooks: r.webhooks },
+            `${r.sender.id}  ${r.sender.number}  ${r.sender.carrier}${r.sender.isDefault ? '  default' : ''}${hooks}`,
+          );
+        }),
+    );
+  sender
     .command('set-mps')
-    .description("change a sender's rate limit (messages per second, per worker process)")
+    .description("change a sender's rate limit (segments per second, shared by all workers)")
     .requiredOption('--org <orgId>', 'organisation id')
     .requiredOption('--id <senderId>', 'sender id (snd_…)')
-    .requiredOption('--mps <n>', 'messages per second', (v) => {
+    .requiredOption('--mps <n>', 'segments per second', (v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1)
         throw new InvalidArgumentError('must be a whole number ≥ 1');
@@ -392,7 +476,7 @@ export function buildCli(): Command {
     .action((o: { org: string; id: string; mps: number }) =>
       withRuntime(async (rt) => {
         const s = await rt.orgs.setSenderMps(o.org, o.id, o.mps, CLI_ACTOR);
-        print(false, null, `${s.id} now sends at most ${s.mps} messages per second per worker`);
+        print(false, null, `${s.id} now sends at most ${s.mps} segments per second`);
       }),
     );
 
@@ -483,6 +567,23 @@ export function buildCli(): Command {
   });
 
   addGuardCommands(cli);
+
+  for (const add of [addBackupCommands, addRetentionCommands, addIncidentCommands]) {
+    add(cli, { withRuntime, print, usage: (m) => new UsageError(m), actor: CLI_ACTOR });
+  }
+
+  addReminderCommands(cli, {
+    withRuntime,
+    print,
+    usage: (m) => new UsageError(m),
+    actor: CLI_ACTOR,
+  });
+  addCampaignCommands(cli, {
+    withRuntime,
+    print,
+    usage: (m) => new UsageError(m),
+    actor: CLI_ACTOR,
+  });
 
   return cli;
 }

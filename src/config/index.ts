@@ -8,7 +8,7 @@ import { z } from 'zod';
 import path from 'node:path';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-const CARRIERS = ['simulator'] as const;
+const CARRIERS = ['simulator', 'smpp'] as const;
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -44,6 +44,13 @@ const schema = z.object({
   TLS_CERT_FILE: z.string().min(1).optional(),
   TLS_KEY_FILE: z.string().min(1).optional(),
   TIDINGS_CARRIER: z.enum(CARRIERS).default('simulator'),
+  /** The SMPP bind for TIDINGS_CARRIER=smpp: smpp://SYSTEM_ID:PASSWORD@HOST:PORT (ssmpp:// TLS). */
+  TIDINGS_SMPP_URL: z
+    .string()
+    .regex(/^s?smpp:\/\/[^\s]+$/, 'must be smpp://SYSTEM_ID:PASSWORD@HOST:PORT (or ssmpp://)')
+    .optional(),
+  /** Outstanding submit_sm allowed on that bind (issue 6: default 10). */
+  TIDINGS_SMPP_WINDOW: positiveInt.max(1000).default(10),
   TIDINGS_SIM_LOG: z.string().min(1).optional(),
   TIDINGS_SIM_LATENCY_MS: z.coerce.number().int().min(0).max(60_000).default(200),
   TIDINGS_SIM_FAILURE_RATE: ratio.default(0),
@@ -71,6 +78,23 @@ const schema = z.object({
   TIDINGS_SECURE_LINK_TTL_HOURS: positiveInt.max(24 * 90).default(24 * 7),
   /** Requests per minute one client address may make to the patient portal (/s/…). */
   TIDINGS_PORTAL_RATE_LIMIT: positiveInt.max(10_000).default(60),
+  /** How often the worker's retention sweeper runs (docs/retention.md). */
+  TIDINGS_RETENTION_SWEEP_MINUTES: positiveInt.max(7 * 24 * 60).default(60),
+  /** How often the worker evaluates risk signals (docs/risk.md). */
+  TIDINGS_RISK_CHECK_MINUTES: positiveInt.max(24 * 60).default(5),
+  /** Encrypts backups instead of a key derived from the master key (docs/backup.md). */
+  TIDINGS_BACKUP_PASSPHRASE: z.string().min(16, 'must be at least 16 characters').optional(),
+  /**
+   * Carrier webhooks: rebuild the URL the carrier signed from X-Forwarded-Proto and
+   * X-Forwarded-Host. Only behind a proxy that sets them (and strips the client's own).
+   */
+  TIDINGS_TRUST_PROXY: z.enum(['on', 'off']).default('off'),
+  /** HL7 v2 MLLP listener (issue 7): its port, and the organisation its feed belongs to. */
+  HL7_MLLP_PORT: port.optional(),
+  HL7_MLLP_ORG: z
+    .string()
+    .regex(/^org_[a-z0-9]{26}$/, 'must be an organisation id (org_…)')
+    .optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 
@@ -91,6 +115,8 @@ export interface Config {
   /** Serve HTTPS with these PEM files (absolute paths); `undefined` → plain HTTP. */
   readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
   readonly carrier: CarrierKind;
+  /** The SMPP bind (TIDINGS_SMPP_URL, holds credentials: never log it), or undefined. */
+  readonly smpp: { readonly url: string; readonly window: number } | undefined;
   readonly simulator: { logFile: string | undefined; latencyMs: number; failureRate: number };
   readonly sendRegions: readonly string[];
   readonly defaultMps: number;
@@ -111,6 +137,16 @@ export interface Config {
   readonly secureLinkTtlHours: number;
   /** Requests per minute per client address to the patient portal. */
   readonly portalRateLimit: number;
+  /** Minutes between retention sweeps (worker role). */
+  readonly retentionSweepMinutes: number;
+  /** Minutes between risk-signal evaluations (worker role). */
+  readonly riskCheckMinutes: number;
+  /** Backup passphrase; `undefined` → backups use a key derived from the master key. */
+  readonly backupPassphrase: string | undefined;
+  /** Whether carrier webhooks trust X-Forwarded-Proto/-Host (TIDINGS_TRUST_PROXY). */
+  readonly trustProxy: boolean;
+  /** The HL7 v2 MLLP listener `serve` starts (HL7_MLLP_PORT, HL7_MLLP_ORG), or undefined. */
+  readonly hl7: { readonly port: number; readonly orgId: string } | undefined;
   readonly logLevel: LogLevel;
 }
 
@@ -135,6 +171,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const c = parsed.data;
+  if ((c.HL7_MLLP_PORT === undefined) !== (c.HL7_MLLP_ORG === undefined)) {
+    throw new ConfigError(['HL7_MLLP_PORT and HL7_MLLP_ORG: set both, or neither']);
+  }
   if (c.TIDINGS_MASTER_KEY && c.TIDINGS_MASTER_KEY_FILE) {
     throw new ConfigError([
       'TIDINGS_MASTER_KEY_FILE: set either TIDINGS_MASTER_KEY or TIDINGS_MASTER_KEY_FILE, not both',
@@ -144,6 +183,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError([
       'TIDINGS_MASTER_KEY: required when NODE_ENV=production (or set TIDINGS_MASTER_KEY_FILE)',
     ]);
+  }
+  if (c.TIDINGS_CARRIER === 'smpp' && !c.TIDINGS_SMPP_URL) {
+    throw new ConfigError(['TIDINGS_SMPP_URL: required when TIDINGS_CARRIER=smpp']);
   }
   if (Boolean(c.TLS_CERT_FILE) !== Boolean(c.TLS_KEY_FILE)) {
     throw new ConfigError([
@@ -174,6 +216,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     masterKeyFile: c.TIDINGS_MASTER_KEY_FILE ? path.resolve(c.TIDINGS_MASTER_KEY_FILE) : undefined,
     tls,
     carrier: c.TIDINGS_CARRIER,
+    smpp: c.TIDINGS_SMPP_URL
+      ? Object.freeze({ url: c.TIDINGS_SMPP_URL, window: c.TIDINGS_SMPP_WINDOW })
+      : undefined,
     simulator: Object.freeze({
       logFile: c.TIDINGS_SIM_LOG ? path.resolve(c.TIDINGS_SIM_LOG) : undefined,
       latencyMs: c.TIDINGS_SIM_LATENCY_MS,
@@ -193,6 +238,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     frequencyCaps: c.TIDINGS_FREQUENCY_CAPS === 'on',
     secureLinkTtlHours: c.TIDINGS_SECURE_LINK_TTL_HOURS,
     portalRateLimit: c.TIDINGS_PORTAL_RATE_LIMIT,
+    retentionSweepMinutes: c.TIDINGS_RETENTION_SWEEP_MINUTES,
+    riskCheckMinutes: c.TIDINGS_RISK_CHECK_MINUTES,
+    backupPassphrase: c.TIDINGS_BACKUP_PASSPHRASE,
+    trustProxy: c.TIDINGS_TRUST_PROXY === 'on',
+    hl7:
+      c.HL7_MLLP_PORT !== undefined && c.HL7_MLLP_ORG !== undefined
+        ? Object.freeze({ port: c.HL7_MLLP_PORT, orgId: c.HL7_MLLP_ORG })
+        : undefined,
     logLevel: c.LOG_LEVEL,
   });
 }

@@ -173,6 +173,36 @@ export const ERRORS = {
     status: 422,
     message: 'A variable would reveal health information in a text.',
   },
+  appointment_not_found: { status: 404, message: 'No such appointment.' },
+  campaign_not_found: { status: 404, message: 'No such campaign.' },
+  campaign_state_conflict: {
+    status: 409,
+    message: 'The campaign cannot do that in its current state.',
+  },
+  // Retention, legal holds, risk alerts, backups (issue 9).
+  legal_hold_not_found: { status: 404, message: 'No such active legal hold.' },
+  risk_alert_not_found: { status: 404, message: 'No such risk alert.' },
+  backup_invalid: {
+    status: 400,
+    message: 'The file is not a Tidings backup, is damaged, or the key does not open it.',
+  },
+  restore_target_not_empty: {
+    status: 409,
+    message: 'Restore only into an empty data directory or database.',
+  },
+  backup_key_missing: {
+    status: 400,
+    message: 'Set TIDINGS_BACKUP_PASSPHRASE or a master key to encrypt and open backups.',
+  },
+  sender_number_taken: {
+    status: 409,
+    message: 'That number is already a sender (of this or another organisation).',
+  },
+  invalid_carrier_settings: { status: 400, message: 'The carrier settings are not valid.' },
+  carrier_signature_invalid: {
+    status: 403,
+    message: 'The webhook is not signed by the carrier configured for this sender.',
+  },
   internal_error: { status: 500, message: 'Something went wrong on our side.' },
   unavailable: { status: 503, message: 'The service is not ready.' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -33,7 +33,9 @@ import { docsCsp, httpsServerOptions, securityHeaders } from './security.js';
 import { routes } from './v1/index.js';
 import { PORTAL_PREFIX, portalPlugin } from './portal/index.js';
 import { SESSION_COOKIE } from './cookie.js';
+import { fhirPlugin } from '../integrations/fhir/index.js';
 import { CARRIER_WEBHOOK_PREFIX, carrierWebhookPlugin } from './carriers/index.js';
+import { CONSOLE_PREFIX, consolePlugin } from './console.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -73,7 +75,9 @@ function apiPlugin(rt: Runtime): FastifyPluginAsync {
     app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => {
       done(null, body);
     });
-    app.addHook('onRequest', async (req) => {
+    app.addHook('onRequest', async (req, reply) => {
+      // API answers may carry PHI: no browser or proxy may keep a copy.
+      void reply.header('cache-control', 'no-store');
       const m = BEARER.exec(req.headers.authorization ?? '');
       if (m?.[1]) {
         const p = await rt.apiKeys.authenticate(m[1]);
@@ -223,10 +227,14 @@ export async function buildHttp(
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: docsCsp(rt.config) });
   await app.register(opsPlugin(rt));
   await app.register(apiPlugin(rt));
+  // FHIR R4 (/fhir/…): API keys only, errors as OperationOutcome.
+  await app.register(fhirPlugin(rt));
   // The patient portal (/s/{token}): its own context, cookies, rate limit and error pages.
   await app.register(portalPlugin(rt), { prefix: PORTAL_PREFIX });
   // Carrier webhooks (/carriers/…): no API auth; each carrier's own signature, fail closed.
   await app.register(carrierWebhookPlugin(rt), { prefix: CARRIER_WEBHOOK_PREFIX });
+  // The staff console (web/, built into dist/console): static files; it calls /v1 like anyone.
+  await app.register(consolePlugin(rt.config), { prefix: CONSOLE_PREFIX });
   await app.ready();
   return app;
 }

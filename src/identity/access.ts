@@ -19,6 +19,12 @@ export const SCOPES = [
   'webhooks:write',
   'templates:read',
   'templates:write',
+  // Appointments from EHR feeds (FHIR) and their reminders (issue 7).
+  'appointments:read',
+  'appointments:write',
+  // Retention policy and legal holds; risk alerts (issue 9).
+  'retention:write',
+  'risk:read',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 

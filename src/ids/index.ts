@@ -25,7 +25,18 @@ export type IdPrefix =
   | 'pss'
   | 'srp'
   // Organisation templates (templates).
-  | 'tpl';
+  | 'tpl'
+  // Retention and risk (issue 9): legal hold, retention run, risk alert, backup record.
+  | 'hold'
+  | 'ret'
+  | 'ral'
+  | 'bak'
+  // Reminders (issue 7): appointment, reminder contact, reminder, staff task, campaign.
+  | 'apt'
+  | 'rcn'
+  | 'rem'
+  | 'tsk'
+  | 'cmp';
 
 export function newId(prefix: IdPrefix): string {
   return `${prefix}_${next().toLowerCase()}`;

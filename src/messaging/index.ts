@@ -24,6 +24,12 @@ import { capBatchInTx, capHistory, relog, type CapCandidate, type CapHistory } f
 import { categoriesOf, scan, type Category, type GuardSettings } from '../content-guard/index.js';
 
 export { countSegments, type Encoding, type SegmentInfo } from './segments.js';
+export {
+  FINAL_MESSAGE_STATUSES,
+  idFloorAt,
+  redactBodiesBefore,
+  type RedactBodiesRequest,
+} from './redact-bodies.js';
 
 export const PROGRAMS = ['care', 'billing', 'surveys', 'marketing'] as const;
 export type Program = (typeof PROGRAMS)[number];
@@ -951,6 +957,21 @@ export class Messaging {
       }
     }
     await enqueueWebhooks(tx, events, now);
+  }
+
+  /** The status of each of `ids` that exists (reminders and campaigns report progress). */
+  async statuses(orgId: string, ids: readonly string[]): Promise<Map<string, MessageStatus>> {
+    const out = new Map<string, MessageStatus>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await this.store.db
+        .selectFrom('messages')
+        .select(['id', 'status'])
+        .where('org_id', '=', orgId)
+        .where('id', 'in', ids.slice(i, i + 500))
+        .execute();
+      for (const r of rows) out.set(r.id, r.status as MessageStatus);
+    }
+    return out;
   }
 
   /** Finds the message a carrier receipt refers to. */

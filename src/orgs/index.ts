@@ -32,7 +32,30 @@ export interface Sender {
   carrier: string;
   mps: number;
   isDefault: boolean;
+  /** At most this many segments a day (e.g. a T-Mobile brand cap); null: none. */
+  dailyCap: number | null;
+  /** IANA zone whose midnight starts the cap's day; null: UTC. */
+  capTimeZone: string | null;
+  /** Messages fail over to this sender when their own sender's carrier keeps failing. */
+  isSecondary: boolean;
 }
+
+/** A new sender; the carrier settings are JSON validated by carriers/sender-config. */
+export interface NewSender {
+  number: string;
+  carrier: string;
+  /** Carrier settings and credentials: stored encrypted, never logged, never returned. */
+  settingsJson: string | null;
+  mps: number;
+  dailyCap?: number | null | undefined;
+  capTimeZone?: string | null | undefined;
+  isDefault: boolean;
+  isSecondary?: boolean | undefined;
+  /** What the audit event may say about the settings (nothing secret). */
+  details: AuditDetails;
+}
+
+const E164 = /^\+[1-9]\d{6,14}$/;
 
 export interface Organisation {
   id: string;
@@ -66,6 +89,8 @@ export class Organisations {
     private readonly keyrings: KeyringService,
     private readonly apiKeys: ApiKeys,
     private readonly defaultMps: number,
+    /** Carrier of the default sender of a new organisation (TIDINGS_CARRIER). */
+    private readonly defaultCarrier = 'simulator',
   ) {}
 
   /** Creates an organisation with its keys, a default simulator sender and a first API key. */
@@ -97,9 +122,12 @@ export class Organisations {
             id: newId('snd'),
             orgId,
             number: simulatorNumber(),
-            carrier: 'simulator',
+            carrier: this.defaultCarrier,
             mps: this.defaultMps,
             isDefault: true,
+            dailyCap: null,
+            capTimeZone: null,
+            isSecondary: false,
           };
           await tx
             .insertInto('senders')
@@ -124,7 +152,7 @@ export class Organisations {
                 action: 'sender.created',
                 targetType: 'sender',
                 targetId: sender.id,
-                details: { carrier: 'simulator', default: true },
+                details: { carrier: this.defaultCarrier, default: true },
               },
             ],
             now,
@@ -360,7 +388,7 @@ export class Organisations {
     return senders;
   }
 
-  /** Changes a sender's rate limit (messages per second, per worker process). */
+  /** Changes a sender's rate limit (segments per second, across all workers: dispatch/segment-limit). */
   async setSenderMps(orgId: string, senderId: string, mps: number, actor: Actor): Promise<Sender> {
     if (!Number.isInteger(mps) || mps < 1 || mps > 10_000) {
       throw new AppError('validation_failed', 'mps must be a whole number from 1 to 10000.');
@@ -388,6 +416,129 @@ export class Organisations {
     const sender = (await this.senders(orgId)).find((s) => s.id === senderId);
     if (!sender) throw new AppError('not_found', 'No such sender.');
     return sender;
+  }
+
+  /**
+   * Adds a sender with its carrier settings, encrypted with the organisation's data key. With
+   * `isDefault` it becomes the one used when a message names no `from`. Audited
+   * (`sender.created`, with `details` and never a credential).
+   */
+  async addSender(orgId: string, input: NewSender, actor: Actor): Promise<Sender> {
+    if (!E164.test(input.number)) {
+      throw new AppError('validation_failed', 'The number must be in E.164 form (+ and digits).');
+    }
+    if (!Number.isInteger(input.mps) || input.mps < 1 || input.mps > 10_000) {
+      throw new AppError('validation_failed', 'mps must be a whole number from 1 to 10000.');
+    }
+    const cap = input.dailyCap ?? null;
+    if (cap !== null && (!Number.isInteger(cap) || cap < 1)) {
+      throw new AppError('validation_failed', 'The daily cap must be a whole number ≥ 1.');
+    }
+    const zone = input.capTimeZone ?? null;
+    if (zone !== null && !validTimeZone(zone)) {
+      throw new AppError('validation_failed', 'The cap time zone must be an IANA zone name.');
+    }
+    const keyring = await this.keyrings.get(orgId);
+    const sender: Sender = {
+      id: newId('snd'),
+      orgId,
+      number: input.number,
+      carrier: input.carrier,
+      mps: input.mps,
+      isDefault: input.isDefault,
+      dailyCap: cap,
+      capTimeZone: zone,
+      isSecondary: input.isSecondary ?? false,
+    };
+    try {
+      await this.store.transaction(async (tx) => {
+        const now = Date.now();
+        if (input.isDefault) {
+          await tx
+            .updateTable('senders')
+            .set({ is_default: 0 })
+            .where('org_id', '=', orgId)
+            .execute();
+        }
+        if (sender.isSecondary) {
+          await tx
+            .updateTable('senders')
+            .set({ is_secondary: 0 })
+            .where('org_id', '=', orgId)
+            .execute();
+        }
+        await tx
+          .insertInto('senders')
+          .values({
+            org_id: orgId,
+            id: sender.id,
+            number: sender.number,
+            carrier: sender.carrier,
+            mps: sender.mps,
+            is_default: input.isDefault ? 1 : 0,
+            created_at: now,
+            config_enc:
+              input.settingsJson === null
+                ? null
+                : encrypt(keyring, senderSettingsAad(orgId, sender.id), input.settingsJson),
+            daily_cap: cap,
+            cap_time_zone: zone,
+            is_secondary: sender.isSecondary ? 1 : 0,
+          })
+          .execute();
+        await appendAudit(
+          tx,
+          this.store.dialect,
+          [
+            {
+              orgId,
+              actor,
+              action: 'sender.created',
+              targetType: 'sender',
+              targetId: sender.id,
+              details: {
+                ...input.details,
+                carrier: input.carrier,
+                default: input.isDefault,
+                secondary: sender.isSecondary,
+              },
+            },
+          ],
+          now,
+        );
+      });
+    } catch (e) {
+      if (/unique|duplicate/i.test(String(e))) throw new AppError('sender_number_taken');
+      throw e;
+    }
+    this.senderCache.delete(orgId);
+    return sender;
+  }
+
+  /** A sender's decrypted carrier settings (JSON), or null (simulator). For carriers only. */
+  async senderSettings(orgId: string, senderId: string): Promise<string | null> {
+    const row = await this.store.db
+      .selectFrom('senders')
+      .select(['config_enc'])
+      .where('org_id', '=', orgId)
+      .where('id', '=', senderId)
+      .executeTakeFirst();
+    if (!row?.config_enc) return null;
+    const keyring = await this.keyrings.get(orgId);
+    return decrypt(keyring, senderSettingsAad(orgId, senderId), row.config_enc);
+  }
+
+  /**
+   * The sender with this id in any organisation: the one unscoped sender lookup, for carrier
+   * webhooks, whose URL names the sender and whose signature proves the caller.
+   */
+  async senderForWebhook(senderId: string): Promise<Sender | null> {
+    const r = await this.store.db
+      .selectFrom('senders')
+      .selectAll()
+      .where('id', '=', senderId)
+      .executeTakeFirst();
+    return r ? toSender(r) : null;
   }
 
   /** The sender to use: the one with number `from`, or the default. */
@@ -437,5 +588,21 @@ function toSender(r: Selectable<SendersTable>): Sender {
     carrier: r.carrier,
     mps: r.mps,
     isDefault: r.is_default === 1,
+    dailyCap: r.daily_cap ?? null,
+    capTimeZone: r.cap_time_zone ?? null,
+    isSecondary: r.is_secondary === 1,
   };
+}
+
+function senderSettingsAad(orgId: string, senderId: string): string {
+  return rowAad(orgId, 'senders', senderId, 'config');
+}
+
+function validTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
 }

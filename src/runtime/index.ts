@@ -22,7 +22,14 @@ import {
   type SendRequest,
 } from '../messaging/index.js';
 import { DispatchWorker, type WorkerOptions } from '../dispatch/index.js';
-import { SimulatorCarrier, type CarrierAdapter, type SimulatorOptions } from '../carriers/index.js';
+import {
+  SimulatorCarrier,
+  createSmppAdapter,
+  type CarrierAdapter,
+  type SimulatorOptions,
+  type SmppCarrier,
+  type SmppOptions,
+} from '../carriers/index.js';
 import { WebhookWorker, type WebhookWorkerOptions } from '../webhooks/index.js';
 import { createLogger, Metrics, type Logger } from '../observability/index.js';
 import { AuditService, SYSTEM_ACTOR, type Actor } from '../audit/index.js';
@@ -34,6 +41,14 @@ import { SecureMessages } from '../portal/index.js';
 import { Templates } from '../templates/index.js';
 import { parseGuardSettings, scan } from '../content-guard/index.js';
 import { AppError } from '../errors/index.js';
+import { Retention } from '../retention/index.js';
+import { RiskMonitor } from '../risk/index.js';
+import { SenderCarriers } from './sender-carriers.js';
+import { errorSummary } from '../dispatch/index.js';
+import { parseTemplate } from '../templates/index.js';
+import { Reminders } from '../reminders/index.js';
+import { Hl7Listener } from '../integrations/hl7v2/index.js';
+import { Campaigns } from '../campaigns/index.js';
 
 export type Role = 'api' | 'worker' | 'all';
 
@@ -44,6 +59,8 @@ export interface RuntimeOptions {
   worker?: Partial<WorkerOptions>;
   webhooks?: Partial<WebhookWorkerOptions>;
   simulator?: Partial<SimulatorOptions>;
+  /** Options for the TIDINGS_SMPP_URL bind (tests shorten its timers). */
+  smpp?: Partial<SmppOptions>;
   /** Keyring cache and data-key activation timing (tests shorten them). */
   keyrings?: Partial<KeyringOptions>;
   /** Collect Node.js default metrics (off in tests that build many runtimes). */
@@ -77,11 +94,24 @@ export class Runtime {
   readonly portal: SecureMessages;
   /** Organisation templates with typed slots (rendered for sends by messaging's callers). */
   readonly templates: Templates;
+  /** Appointments and reminders (issue 7). */
+  readonly reminders: Reminders;
+  /** One template to a list, through the send pipeline (issue 7). */
+  readonly campaigns: Campaigns;
   readonly simulator: SimulatorCarrier;
+  /** The process-wide SMPP bind (TIDINGS_SMPP_URL), used by senders of carrier `smpp`. */
+  readonly smpp: SmppCarrier | undefined;
+  /** Each configured sender's carrier adapter (Twilio, Telnyx, SMPP), built on first use. */
+  readonly senderCarriers: SenderCarriers;
   readonly worker: DispatchWorker;
   readonly webhooks: WebhookWorker;
   readonly audit: AuditService;
+  /** Retention policy, legal holds and the sweeper (issue 9). */
+  readonly retention: Retention;
+  /** Risk signals, alerts and paused senders (issue 9). */
+  readonly risk: RiskMonitor;
   private http: FastifyInstance | undefined;
+  private hl7: Hl7Listener | undefined;
   private workersStarted = false;
 
   private constructor(
@@ -110,7 +140,7 @@ export class Runtime {
       countByMasterKey: () => this.audit.signingKeys.countByMasterKey(),
     });
     this.apiKeys = new ApiKeys(store);
-    this.orgs = new Organisations(store, keyrings, this.apiKeys, config.defaultMps);
+    this.orgs = new Organisations(store, keyrings, this.apiKeys, config.defaultMps, config.carrier);
     this.users = new Users(store, keyrings);
     this.sessions = new Sessions(
       store,
@@ -122,7 +152,11 @@ export class Runtime {
       phone: { regions: config.sendRegions },
       onBatch: (n) => this.metrics.acceptBatch.observe(n),
       gate: (tx, items) => this.consent.check(tx, items),
-      onInbound: (tx, e) => consentOnInbound(tx, e),
+      // The consent engine first (STOP wins), then replies to reminders (C, R …).
+      onInbound: async (tx, e) => {
+        await consentOnInbound(tx, e);
+        await this.reminders.onInbound(tx, e);
+      },
       sendRules: (m) => this.sendRules.plan(m),
       guardSettings: async (orgId) => parseGuardSettings(await this.orgs.guardSettings(orgId)),
       // Held text becomes a secure message; the SMS is its neutral notice (issue 5).
@@ -168,23 +202,50 @@ export class Runtime {
       ...opts.portal,
     });
     this.templates = new Templates(store, { phone: { regions: config.sendRegions }, scan });
+    this.reminders = new Reminders(store, keyrings, {
+      phone: { regions: config.sendRegions },
+      accept: (orgId, actor, req) => this.messaging.accept(orgId, actor, req),
+      cancelMessage: (orgId, id, actor) => this.messaging.cancel(orgId, id, actor),
+      messageStatuses: (orgId, ids) => this.messaging.statuses(orgId, ids),
+      nextOpening: (orgId, phone, program, t) =>
+        this.sendRules.nextOpening(orgId, { phone }, program, t),
+      render: (orgId, template, variables) => this.templates.render(orgId, template, variables),
+      templateSlots: async (orgId, template) =>
+        parseTemplate((await this.templates.get(orgId, template)).body).slots,
+      orgName: async (orgId) => (await this.orgs.get(orgId))?.name ?? 'Your clinic',
+      hasWebhook: (orgId, tx) => this.orgs.hasWebhook(orgId, tx),
+    });
+    this.campaigns = new Campaigns(store, keyrings, {
+      phone: { regions: config.sendRegions },
+      send: (orgId, actor, req) => this.send(orgId, actor, req),
+      templateSlots: async (orgId, template) =>
+        parseTemplate((await this.templates.get(orgId, template)).body).slots,
+      messageStatuses: (orgId, ids) => this.messaging.statuses(orgId, ids),
+      recipientsFor: (orgId, filter) => this.reminders.recipientsFor(orgId, filter),
+    });
     this.simulator = new SimulatorCarrier({
       latencyMs: config.simulator.latencyMs,
       failureRate: config.simulator.failureRate,
       logFile: config.simulator.logFile,
       ...opts.simulator,
     });
-    const carriers: Record<string, CarrierAdapter> = { simulator: this.simulator };
+    this.smpp = config.smpp
+      ? createSmppAdapter({
+          url: config.smpp.url,
+          window: config.smpp.window,
+          log: log.child({ part: 'carriers' }),
+          ...opts.smpp,
+        })
+      : undefined;
+    const globals = new Map<string, CarrierAdapter>(this.smpp ? [['smpp', this.smpp]] : []);
+    this.senderCarriers = new SenderCarriers(this.orgs, this.simulator, config.publicUrl, globals);
+    const carriers: CarrierAdapter[] = [this.simulator, ...globals.values()];
     this.worker = new DispatchWorker(
       store,
       this.messaging,
       this.orgs,
-      (name) => {
-        const c = carriers[name];
-        if (!c) throw new Error(`no carrier adapter named ${name}`);
-        return c;
-      },
-      Object.values(carriers),
+      (sender) => this.senderCarriers.forSender(sender),
+      [...carriers, this.senderCarriers],
       log,
       this.metrics,
       { maxAttempts: config.maxAttempts, leaseMs: config.dispatchLeaseMs, ...opts.worker },
@@ -207,6 +268,15 @@ export class Runtime {
       },
       this.sendRules,
     );
+    const phoneIndex = subjectIndexOf(keyrings, { regions: config.sendRegions });
+    this.retention = new Retention(store, keyrings, phoneIndex, log, this.metrics.registry, {
+      sweepIntervalMs: config.retentionSweepMinutes * 60_000,
+    });
+    this.risk = new RiskMonitor(store, log, this.metrics.registry, {
+      checkIntervalMs: config.riskCheckMinutes * 60_000,
+    });
+    // A critical risk alert pauses senders; dispatch holds their texts until resumed.
+    this.worker.isSenderPaused = (orgId, senderId) => this.risk.isSenderPaused(orgId, senderId);
     this.webhooks = new WebhookWorker(
       store,
       this.orgs,
@@ -267,8 +337,16 @@ export class Runtime {
   startWorkers(): void {
     this.workersStarted = true;
     this.worker.startWorker();
+    // Bind now, so inbound messages and receipts flow before the first send.
+    this.smpp?.start();
+    // Senders with SMPP settings of their own bind too (runtime/sender-carriers).
+    this.senderCarriers
+      .startBinds()
+      .catch((e: unknown) => this.log.error({ err: errorSummary(e) }, 'opening SMPP binds failed'));
     this.webhooks.startWebhooks();
     this.audit.startCheckpoints();
+    this.retention.startSweeper();
+    this.risk.startMonitor();
   }
 
   /** Starts the HTTP server on the configured host and port; returns its address. */
@@ -278,16 +356,36 @@ export class Runtime {
     return this.http.listen({ host: this.config.host, port: this.config.port });
   }
 
+  /**
+   * Starts the HL7 v2 MLLP listener for one organisation's feed (HL7_MLLP_PORT and
+   * HL7_MLLP_ORG, or `tidings hl7 listen`); returns the bound port.
+   */
+  async startHl7Listener(orgId: string, port: number): Promise<number> {
+    if (!(await this.orgs.get(orgId))) throw new AppError('not_found', 'No such organisation.');
+    this.hl7 = new Hl7Listener(this.store, this.reminders, this.log, {
+      orgId,
+      host: this.config.host,
+      port,
+    });
+    return this.hl7.startHl7Listener();
+  }
+
   /** Stops accepting, drains what was accepted, stops workers, closes the store. */
   async close(): Promise<void> {
+    await this.hl7?.stopHl7Listener();
     await this.http?.close();
+    await this.campaigns.stopCampaigns();
     await this.messaging.flush();
     if (this.workersStarted) {
       await this.worker.stopWorker();
       await this.webhooks.stopWebhooks();
       await this.audit.stopCheckpoints();
+      await this.retention.stopSweeper();
+      await this.risk.stopMonitor();
     }
     await this.simulator.close();
+    await this.smpp?.close();
+    await this.senderCarriers.close();
     await this.store.close();
   }
 }

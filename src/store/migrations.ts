@@ -556,6 +556,250 @@ const m0009: Migration = {
   },
 };
 
+/**
+ * Retention, legal holds, risk monitoring and backups (issue 9). `retention_policies`: each
+ * organisation's retention periods (retention/policy, JSON; no row: the defaults).
+ * `legal_holds`: holds that suspend destruction for one patient (by blind index) or the whole
+ * organisation. `retention_runs`: what each sweep destroyed, as counts. `risk_alerts` and
+ * `paused_senders`: alerts and the senders a hard threshold paused until an admin resumes
+ * them. `backup_records`: installation-wide log of backups written and verified.
+ */
+const m0012: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('retention_policies')
+      .addColumn('org_id', 'text', (c) => c.primaryKey().references('organisations.id'))
+      .addColumn('settings', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('legal_holds')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('scope', 'text', (c) => c.notNull())
+      .addColumn('phone_index', 'text')
+      .addColumn('reason_enc', 'text', (c) => c.notNull())
+      .addColumn('placed_by', 'text', (c) => c.notNull())
+      .addColumn('placed_at', 'bigint', (c) => c.notNull())
+      .addColumn('lifted_by', 'text')
+      .addColumn('lifted_at', 'bigint')
+      .addPrimaryKeyConstraint('legal_holds_pk', ['org_id', 'id'])
+      .execute();
+    await db.schema
+      .createTable('retention_runs')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('started_at', 'bigint', (c) => c.notNull())
+      .addColumn('finished_at', 'bigint')
+      .addColumn('counts', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('retention_runs_pk', ['org_id', 'id'])
+      .execute();
+    await db.schema
+      .createTable('risk_alerts')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('signal', 'text', (c) => c.notNull())
+      .addColumn('severity', 'text', (c) => c.notNull())
+      .addColumn('scope_type', 'text', (c) => c.notNull())
+      .addColumn('scope_id', 'text', (c) => c.notNull())
+      .addColumn('explanation', 'text', (c) => c.notNull())
+      .addColumn('figures', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('paused_sender_ids', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('resolved_at', 'bigint')
+      .addColumn('resolved_by', 'text')
+      .addPrimaryKeyConstraint('risk_alerts_pk', ['org_id', 'id'])
+      .execute();
+    await db.schema
+      .createTable('paused_senders')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('sender_id', 'text', (c) => c.notNull())
+      .addColumn('alert_id', 'text', (c) => c.notNull())
+      .addColumn('paused_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('paused_senders_pk', ['org_id', 'sender_id'])
+      .execute();
+    await db.schema
+      .createTable('backup_records')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('sha256', 'text', (c) => c.notNull())
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .execute();
+  },
+};
+
+/**
+ * Appointments and their reminders (reminders), HL7v2 feed bookkeeping (integrations/hl7v2).
+ * A contact's name, number, date of birth and the appointment's provider are encrypted; the
+ * MRN is kept only as a blind index, for matching a feed's patient to a contact.
+ */
+const m0011: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('reminder_contacts')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('name_enc', 'text')
+      .addColumn('phone_enc', 'text')
+      .addColumn('phone_index', 'text')
+      .addColumn('dob_enc', 'text')
+      .addColumn('mrn_index', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('reminder_contacts_pk', ['org_id', 'id'])
+      .execute();
+    await db.schema
+      .createIndex('reminder_contacts_mrn')
+      .on('reminder_contacts')
+      .columns(['org_id', 'mrn_index'])
+      .execute();
+    await db.schema
+      .createIndex('reminder_contacts_phone')
+      .on('reminder_contacts')
+      .columns(['org_id', 'phone_index'])
+      .execute();
+    await db.schema
+      .createTable('appointments')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('external_id', 'text', (c) => c.notNull())
+      .addColumn('source', 'text', (c) => c.notNull())
+      .addColumn('placer_id', 'text')
+      .addColumn('filler_id', 'text')
+      .addColumn('fhir_id', 'text')
+      .addColumn('contact_id', 'text', (c) => c.notNull())
+      .addColumn('start_at', 'bigint', (c) => c.notNull())
+      .addColumn('duration_minutes', 'integer')
+      .addColumn('location', 'text')
+      .addColumn('provider_enc', 'text')
+      .addColumn('appointment_type', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('booked_at', 'bigint', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('appointments_pk', ['org_id', 'id'])
+      .execute();
+    await db.schema
+      .createIndex('appointments_external')
+      .unique()
+      .on('appointments')
+      .columns(['org_id', 'external_id'])
+      .execute();
+    await db.schema
+      .createIndex('appointments_contact')
+      .on('appointments')
+      .columns(['org_id', 'contact_id'])
+      .execute();
+    await db.schema
+      .createTable('reminders')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('appointment_id', 'text', (c) => c.notNull())
+      .addColumn('offset_minutes', 'integer', (c) => c.notNull())
+      .addColumn('send_at', 'bigint', (c) => c.notNull())
+      .addColumn('plan_hash', 'text', (c) => c.notNull())
+      .addColumn('message_id', 'text')
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('reason', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('reminders_pk', ['org_id', 'id'])
+      .execute();
+    await db.schema
+      .createIndex('reminders_appointment')
+      .on('reminders')
+      .columns(['org_id', 'appointment_id'])
+      .execute();
+    await db.schema
+      .createIndex('reminders_send_at')
+      .on('reminders')
+      .columns(['org_id', 'send_at'])
+      .execute();
+    await db.schema
+      .createTable('reminder_settings')
+      .addColumn('org_id', 'text', (c) => c.primaryKey().references('organisations.id'))
+      .addColumn('settings', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('appointment_tasks')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('appointment_id', 'text', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('inbound_id', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('appointment_tasks_pk', ['org_id', 'id'])
+      .execute();
+    await db.schema
+      .createTable('hl7_messages')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('control_id', 'text', (c) => c.notNull())
+      .addColumn('message_type', 'text', (c) => c.notNull())
+      .addColumn('ack_code', 'text', (c) => c.notNull())
+      .addColumn('received_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('hl7_messages_pk', ['org_id', 'control_id'])
+      .execute();
+    // Campaigns (campaigns): one template to a list; each recipient's number and variables
+    // encrypted, with what the send pipeline answered.
+    await db.schema
+      .createTable('campaigns')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('template', 'text', (c) => c.notNull())
+      .addColumn('filter', 'text')
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('total', 'integer', (c) => c.notNull())
+      .addColumn('created_by', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addColumn('finished_at', 'bigint')
+      .addPrimaryKeyConstraint('campaigns_pk', ['org_id', 'id'])
+      .execute();
+    await db.schema
+      .createTable('campaign_recipients')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('campaign_id', 'text', (c) => c.notNull())
+      .addColumn('seq', 'integer', (c) => c.notNull())
+      .addColumn('phone_enc', 'text', (c) => c.notNull())
+      .addColumn('variables_enc', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('message_id', 'text')
+      .addColumn('error_code', 'text')
+      .addPrimaryKeyConstraint('campaign_recipients_pk', ['org_id', 'campaign_id', 'seq'])
+      .execute();
+  },
+};
+
+/**
+ * Carrier configuration per sender (carriers, orgs): the carrier's settings and credentials
+ * as one JSON document encrypted with the organisation's data key (`config_enc`, null for
+ * the simulator), a daily cap in segments and the time zone its day is counted in (T-Mobile's
+ * daily brand cap resets at midnight US Pacific), and `is_secondary`: the sender messages fail
+ * over to when another sender's carrier keeps failing. `sender_usage` counts the segments each
+ * sender used per second and per day, shared by every worker process (dispatch/segment-limit).
+ */
+const m0010: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.alterTable('senders').addColumn('config_enc', 'text').execute();
+    await db.schema.alterTable('senders').addColumn('daily_cap', 'integer').execute();
+    await db.schema.alterTable('senders').addColumn('cap_time_zone', 'text').execute();
+    await db.schema.alterTable('senders').addColumn('is_secondary', 'integer').execute();
+    await db.schema
+      .createTable('sender_usage')
+      .addColumn('org_id', 'text', (c) => c.notNull())
+      .addColumn('sender_id', 'text', (c) => c.notNull())
+      .addColumn('period', 'text', (c) => c.notNull())
+      .addColumn('used', 'integer', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('sender_usage_pk', ['org_id', 'sender_id', 'period'])
+      .execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
   '0002_identity': m0002,
@@ -566,6 +810,9 @@ export const migrations: Record<string, Migration> = {
   '0007_secure_messages': m0007,
   '0008_templates': m0008,
   '0009_guard_settings': m0009,
+  '0010_sender_carriers': m0010,
+  '0011_reminders': m0011,
+  '0012_retention_risk': m0012,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -127,6 +127,24 @@ export interface SendersTable {
   mps: number;
   is_default: number;
   created_at: number;
+  /** Carrier settings and credentials, JSON encrypted with the org's data key (orgs). */
+  config_enc: string | null;
+  /** At most this many segments a day; null: no cap. */
+  daily_cap: number | null;
+  /** IANA zone whose midnight starts the cap's day; null: UTC. */
+  cap_time_zone: string | null;
+  /** 1: the organisation's failover sender (dispatch/circuit-breaker). */
+  is_secondary: number | null;
+}
+
+/** Owned by dispatch (segment-limit): segments each sender used per period, for all workers. */
+export interface SenderUsageTable {
+  org_id: string;
+  sender_id: string;
+  /** `s:<epoch second>` or `d:<YYYY-MM-DD>` in the sender's cap time zone. */
+  period: string;
+  used: number;
+  expires_at: number;
 }
 
 /** Owned by messaging. */
@@ -263,6 +281,7 @@ export interface Database {
   master_key_retirements: MasterKeyRetirementsTable;
   api_keys: ApiKeysTable;
   senders: SendersTable;
+  sender_usage: SenderUsageTable;
   messages: MessagesTable;
   dispatch_jobs: DispatchJobsTable;
   idempotency_keys: IdempotencyKeysTable;
@@ -285,6 +304,20 @@ export interface Database {
   secure_message_sessions: SecureMessageSessionsTable;
   secure_message_replies: SecureMessageRepliesTable;
   templates: TemplatesTable;
+  reminder_contacts: ReminderContactsTable;
+  appointments: AppointmentsTable;
+  reminders: RemindersTable;
+  reminder_settings: ReminderSettingsTable;
+  appointment_tasks: AppointmentTasksTable;
+  hl7_messages: Hl7MessagesTable;
+  campaigns: CampaignsTable;
+  campaign_recipients: CampaignRecipientsTable;
+  retention_policies: RetentionPoliciesTable;
+  legal_holds: LegalHoldsTable;
+  retention_runs: RetentionRunsTable;
+  risk_alerts: RiskAlertsTable;
+  paused_senders: PausedSendersTable;
+  backup_records: BackupRecordsTable;
 }
 
 /**
@@ -417,4 +450,179 @@ export interface TemplatesTable {
   created_at: number;
   updated_by: string;
   updated_at: number;
+}
+
+/** Owned by retention: the organisation's retention periods (retention/policy), JSON. */
+export interface RetentionPoliciesTable {
+  org_id: string;
+  settings: string;
+  updated_at: number;
+}
+
+/** Owned by retention: a legal hold suspends destruction (patient: by blind index). */
+export interface LegalHoldsTable {
+  org_id: string;
+  id: string;
+  /** `patient` or `organisation`. */
+  scope: string;
+  phone_index: string | null;
+  /** The matter or reference, encrypted (it may name a person). */
+  reason_enc: string;
+  /** Actor as `type:id`. */
+  placed_by: string;
+  placed_at: number;
+  lifted_by: string | null;
+  lifted_at: number | null;
+}
+
+/** Owned by retention: one sweep of one organisation, with counts (never contents). */
+export interface RetentionRunsTable {
+  org_id: string;
+  id: string;
+  started_at: number;
+  finished_at: number | null;
+  counts: string;
+}
+
+/** Owned by risk: an alert raised by a signal crossing its threshold. */
+export interface RiskAlertsTable {
+  org_id: string;
+  id: string;
+  signal: string;
+  /** `info`, `warning` or `critical` (critical pauses). */
+  severity: string;
+  /** `organisation`, `sender` or `program`. */
+  scope_type: string;
+  scope_id: string;
+  explanation: string;
+  /** The figures behind it, JSON (counts and rates; never PHI). */
+  figures: string;
+  /** `open` or `resolved`. */
+  status: string;
+  /** JSON array of sender ids this alert paused. */
+  paused_sender_ids: string;
+  created_at: number;
+  resolved_at: number | null;
+  resolved_by: string | null;
+}
+
+/** Owned by risk: senders dispatch must not use until an admin resumes them. */
+export interface PausedSendersTable {
+  org_id: string;
+  sender_id: string;
+  alert_id: string;
+  paused_at: number;
+}
+
+/** Owned by store/backup: installation-wide record of backups written and verified. */
+export interface BackupRecordsTable {
+  id: string;
+  /** `created` or `verified`. */
+  kind: string;
+  sha256: string;
+  at: number;
+}
+
+/** Owned by reminders: patients as scheduling feeds describe them (MRN only as a blind index). */
+export interface ReminderContactsTable {
+  org_id: string;
+  id: string;
+  name_enc: string | null;
+  phone_enc: string | null;
+  phone_index: string | null;
+  dob_enc: string | null;
+  mrn_index: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Owned by reminders. `external_id` is the feed's key (HL7 filler/placer id, FHIR id). */
+export interface AppointmentsTable {
+  org_id: string;
+  id: string;
+  external_id: string;
+  source: string;
+  placer_id: string | null;
+  filler_id: string | null;
+  fhir_id: string | null;
+  contact_id: string;
+  start_at: number;
+  duration_minutes: number | null;
+  location: string | null;
+  provider_enc: string | null;
+  appointment_type: string;
+  status: string;
+  booked_at: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Owned by reminders: one planned reminder text of an appointment (its message, once queued). */
+export interface RemindersTable {
+  org_id: string;
+  id: string;
+  appointment_id: string;
+  offset_minutes: number;
+  send_at: number;
+  plan_hash: string;
+  message_id: string | null;
+  status: string;
+  reason: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Owned by reminders: schedules, reply words and time zone per organisation (JSON). */
+export interface ReminderSettingsTable {
+  org_id: string;
+  settings: string;
+  updated_at: number;
+}
+
+/** Owned by reminders: work for staff (a patient asked to reschedule). */
+export interface AppointmentTasksTable {
+  org_id: string;
+  id: string;
+  appointment_id: string;
+  kind: string;
+  status: string;
+  inbound_id: string | null;
+  created_at: number;
+}
+
+/** Owned by integrations/hl7v2: control ids seen, so a resent message is acknowledged once. */
+export interface Hl7MessagesTable {
+  org_id: string;
+  control_id: string;
+  message_type: string;
+  ack_code: string;
+  received_at: number;
+}
+
+/** Owned by campaigns. */
+export interface CampaignsTable {
+  org_id: string;
+  id: string;
+  name: string;
+  template: string;
+  /** The saved filter the list came from (JSON), or null for an uploaded CSV. */
+  filter: string | null;
+  status: string;
+  total: number;
+  created_by: string;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+/** Owned by campaigns: one recipient of a campaign (number and variables encrypted). */
+export interface CampaignRecipientsTable {
+  org_id: string;
+  campaign_id: string;
+  seq: number;
+  phone_enc: string;
+  variables_enc: string;
+  status: string;
+  message_id: string | null;
+  error_code: string | null;
 }

@@ -12,9 +12,12 @@ export type WebhookEventType =
   | 'message.status'
   | 'message.inbound'
   | 'security.break_glass'
+  | 'risk.alert'
   | 'secure_message.read'
   | 'secure_message.locked'
-  | 'secure_message.replied';
+  | 'secure_message.replied'
+  | 'appointment.confirmed'
+  | 'appointment.reschedule_requested';
 
 export interface OutboxEvent {
   orgId: string;

@@ -4,6 +4,7 @@
  * walks this list.
  */
 import type { RouteDef } from './route-def.js';
+import { senderRoutes } from './senders.js';
 import { messageRoutes } from './messages.js';
 import { authRoutes } from './auth.js';
 import { auditRoutes } from './audit.js';
@@ -13,10 +14,16 @@ import { secureMessageRoutes } from './secure-messages.js';
 import { templateRoutes } from './templates.js';
 import { guardRoutes } from './guard.js';
 import { guardSettingsRoutes } from './settings-guard.js';
+import { retentionRoutes } from './retention.js';
+import { riskRoutes } from './risk.js';
+import { complianceRoutes } from './compliance.js';
+import { appointmentRoutes } from './appointments.js';
+import { campaignRoutes } from './campaigns.js';
 
 export type { RouteDef } from './route-def.js';
 
 export const routes: readonly RouteDef[] = [
+  ...senderRoutes,
   ...messageRoutes,
   ...authRoutes,
   ...auditRoutes,
@@ -26,4 +33,9 @@ export const routes: readonly RouteDef[] = [
   ...templateRoutes,
   ...guardRoutes,
   ...guardSettingsRoutes,
+  ...retentionRoutes,
+  ...riskRoutes,
+  ...complianceRoutes,
+  ...appointmentRoutes,
+  ...campaignRoutes,
 ];
