@@ -309,6 +309,12 @@ for (const dialect of DIALECTS) {
           },
         ],
       ];
+      // The reminder and campaign paths send through the same pipeline (issue 7).
+      await t.rt.templates.create(
+        orgId,
+        { name: 'open-day', body: 'Hi {{firstName}}, our open day is {{date}}.', program: 'care' },
+        STAFF,
+      );
       let n = 1100;
       for (const [name, optOut] of paths) {
         const phone = to(n++);
@@ -330,6 +336,29 @@ for (const dialect of DIALECTS) {
         expect(api.status, name).toBe(422);
         const m = await t.rt.messaging.get(orgId, pending.message.id, SYSTEM_ACTOR);
         expect([m.status, m.failureCode], name).toEqual(['canceled', 'opted_out']);
+        // A reminder for an appointment booked afterwards is planned but never queued.
+        const booked = await t.rt.reminders.upsertAppointment(orgId, STAFF, {
+          externalId: `appt-${n}`,
+          source: 'api',
+          patient: { given: 'Ana', phone },
+          start: Date.now() + 5 * 24 * 3600_000,
+          status: 'booked',
+        });
+        expect(booked?.reminders.length, name).toBeGreaterThan(0);
+        for (const r of booked!.reminders) {
+          expect([r.status, r.messageId], `${name}: reminder`).toEqual(['skipped', null]);
+        }
+        // A campaign counts the number as suppressed by consent and sends it nothing.
+        const c = await t.rt.campaigns.create(orgId, STAFF, {
+          name: `open day ${n}`,
+          template: 'open-day',
+          csv: `phone,firstName,date\n${phone},Ana,2026-12-15\n`,
+        });
+        const report = await t.rt.campaigns.run(orgId, c.id, STAFF);
+        expect(report.progress, `${name}: campaign`).toMatchObject({
+          suppressedByConsent: 1,
+          queued: 0,
+        });
         expect(v.history.at(-1)?.source, name).toBe(
           {
             'sms keyword': 'sms_keyword',
