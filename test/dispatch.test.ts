@@ -103,8 +103,10 @@ describe('dispatch worker', () => {
       async () =>
         (await t!.rt.store.db.selectFrom('dispatch_jobs').selectAll().execute()).length === 0,
     );
-    // 20 burst, then 30 more at 20/s: at least 1.5 s.
-    expect(Date.now() - start).toBeGreaterThanOrEqual(1_400);
+    // The limit is counted per clock second (dispatch/segment-limit; its own test checks that
+    // no second grants more): 50 at 20 a second need three seconds' budgets, so the last goes
+    // at least one whole second after the first.
+    expect(Date.now() - start).toBeGreaterThanOrEqual(1_000);
   });
 
   it('does not send a message canceled before dispatch, nor one scheduled later', async () => {

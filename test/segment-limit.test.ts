@@ -64,6 +64,36 @@ for (const dialect of DIALECTS) {
       expect(await a.reserve(sender, 3, now + 1000)).toEqual({ ok: true });
     });
 
+    it('refills once for a whole batch of concurrent reservations', async () => {
+      // A worker reserves for a claimed batch at once: one write takes a tenth of the second's
+      // budget, and the other reservations wait for it instead of each writing their own.
+      const sender = {
+        orgId: 'org_x',
+        id: 'snd_batch',
+        mps: 1000,
+        dailyCap: null,
+        capTimeZone: null,
+      };
+      const l = new SegmentLimiter(store.db);
+      const now = 1_800_000_100_000;
+      const results = await Promise.all(
+        Array.from({ length: 100 }, () => l.reserve(sender, 1, now)),
+      );
+      expect(results.every((r) => r.ok)).toBe(true);
+      const row = await store.db
+        .selectFrom('sender_usage')
+        .select('used')
+        .where('sender_id', '=', 'snd_batch')
+        .executeTakeFirstOrThrow();
+      expect(Number(row.used)).toBe(100);
+      // Once the shared counter refuses, the rest of that second waits without asking again.
+      const other = new SegmentLimiter(store.db);
+      const spent = { ...sender, id: 'snd_spent', mps: 10 };
+      await other.reserve(spent, 10, now);
+      const late = await Promise.all(Array.from({ length: 5 }, () => l.reserve(spent, 1, now)));
+      expect(late.every((r) => !r.ok && 'waitMs' in r)).toBe(true);
+    });
+
     it('defers to the next day when the daily cap is spent', async () => {
       const sender = {
         orgId: 'org_x',

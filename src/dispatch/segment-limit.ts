@@ -73,10 +73,13 @@ export function capDay(now: number, zone: string | null): { day: string; nextSta
 interface Slice {
   second: number;
   left: number;
+  /** The shared counter refused this second: the rest of it waits without asking again. */
+  spent: boolean;
 }
 
 export class SegmentLimiter {
   private readonly slices = new Map<string, Slice>();
+  private readonly refills = new Map<string, Promise<void>>();
   private lastSweep = 0;
 
   constructor(private readonly db: Db) {}
@@ -84,26 +87,39 @@ export class SegmentLimiter {
   /** Reserves `segments` for one message from `sender` at `now`. */
   async reserve(sender: LimitedSender, segments: number, now = Date.now()): Promise<Reservation> {
     const second = Math.floor(now / 1000);
-    let slice = this.slices.get(sender.id);
-    if (!slice || slice.second !== second) {
-      slice = { second, left: 0 };
-      this.slices.set(sender.id, slice);
-    }
-    if (slice.left < segments) {
-      const chunk = Math.max(segments - slice.left, Math.ceil(sender.mps / 10));
-      let got = (await this.add(sender, `s:${second}`, chunk, sender.mps, (second + 2) * 1000))
-        ? chunk
-        : 0;
-      if (!got && chunk > segments - slice.left) {
-        const need = segments - slice.left;
-        got = (await this.add(sender, `s:${second}`, need, sender.mps, (second + 2) * 1000))
-          ? need
-          : 0;
+    for (;;) {
+      let slice = this.slices.get(sender.id);
+      if (!slice || slice.second !== second) {
+        slice = { second, left: 0, spent: false };
+        this.slices.set(sender.id, slice);
       }
-      if (!got)
+      if (slice.left >= segments) break;
+      if (slice.spent) {
         return { ok: false, waitMs: (second + 1) * 1000 - now + Math.floor(Math.random() * 20) };
-      slice.left += got;
+      }
+      // One refill per sender at a time: the worker reserves for a whole claimed batch at
+      // once, and concurrent refills would each go to the database (one write each).
+      const pending = this.refills.get(sender.id);
+      if (pending) {
+        await pending;
+        continue;
+      }
+      const refill = this.refill(sender, slice, segments, second);
+      this.refills.set(
+        sender.id,
+        refill.then(() => undefined),
+      );
+      let got: boolean;
+      try {
+        got = await refill;
+      } finally {
+        this.refills.delete(sender.id);
+      }
+      if (!got) slice.spent = true;
     }
+    // Taken now, before any other wait, so concurrent reservations never share these segments.
+    const slice = this.slices.get(sender.id)!;
+    slice.left -= segments;
     if (sender.dailyCap !== null) {
       const { day, nextStart } = capDay(now, sender.capTimeZone);
       const ok = await this.add(
@@ -113,11 +129,34 @@ export class SegmentLimiter {
         sender.dailyCap,
         nextStart + 86_400_000,
       );
-      if (!ok) return { ok: false, deferUntil: nextStart };
+      if (!ok) {
+        slice.left += segments;
+        return { ok: false, deferUntil: nextStart };
+      }
     }
-    slice.left -= segments;
     await this.sweep(now);
     return { ok: true };
+  }
+
+  /**
+   * Takes a tenth of the sender's second from the shared counter into `slice` (or, when less
+   * is left, just what this message needs). False when the second's budget is spent.
+   */
+  private async refill(
+    sender: LimitedSender,
+    slice: Slice,
+    segments: number,
+    second: number,
+  ): Promise<boolean> {
+    const expires = (second + 2) * 1000;
+    const need = segments - slice.left;
+    const chunk = Math.max(need, Math.ceil(sender.mps / 10));
+    let got = (await this.add(sender, `s:${second}`, chunk, sender.mps, expires)) ? chunk : 0;
+    if (!got && chunk > need) {
+      got = (await this.add(sender, `s:${second}`, need, sender.mps, expires)) ? need : 0;
+    }
+    slice.left += got;
+    return got > 0;
   }
 
   /** Adds `n` to a counter unless that passes `limit` (a fresh counter always takes it). */
