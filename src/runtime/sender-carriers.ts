@@ -9,6 +9,7 @@
 import {
   CarrierError,
   type CarrierAdapter,
+  type CarrierEvent,
   type CarrierListener,
   type SimulatorCarrier,
 } from '../carriers/index.js';
@@ -48,6 +49,8 @@ interface Entry {
 export class SenderCarriers {
   private readonly entries = new Map<string, Promise<Entry>>();
   private readonly listeners: CarrierListener[] = [];
+  /** Set while a webhook feeds its adapter (captureEvents). */
+  private captured: CarrierEvent[] | undefined;
 
   constructor(
     private readonly orgs: Organisations,
@@ -63,6 +66,23 @@ export class SenderCarriers {
   /** Receipts and inbound messages of every sender's adapter (not the simulator's). */
   onEvent(listener: CarrierListener): void {
     this.listeners.push(listener);
+  }
+
+  /**
+   * Runs a webhook's hand-off to its adapter (`accept…`, which emits synchronously) and
+   * returns the events it emitted instead of passing them to the listeners: the webhook
+   * applies them itself (DispatchWorker.applyCarrierEvent) and answers the carrier only once
+   * they are committed.
+   */
+  captureEvents<T>(feed: () => T): { result: T; events: CarrierEvent[] } {
+    const events: CarrierEvent[] = [];
+    const outer = this.captured;
+    this.captured = events;
+    try {
+      return { result: feed(), events };
+    } finally {
+      this.captured = outer;
+    }
   }
 
   /** The adapter that sends for `sender`. */
@@ -112,7 +132,8 @@ export class SenderCarriers {
     if (global) return { adapter: global, settings: null };
     const adapter = this.adapterFor(sender, settings);
     adapter.onEvent((event) => {
-      for (const l of this.listeners) l(event);
+      if (this.captured) this.captured.push(event);
+      else for (const l of this.listeners) l(event);
     });
     return { adapter, settings };
   }

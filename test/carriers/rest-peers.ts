@@ -31,6 +31,14 @@ export interface RestPeer {
   stop(): Promise<void>;
 }
 
+/** The Twilio peer also takes message DELETEs and records them. */
+export interface TwilioPeer extends RestPeer {
+  /** Message SIDs the adapter asked to delete, in order (including refused asks). */
+  deletes: string[];
+  /** Answer the next n DELETEs with 503. */
+  failDeletes: number;
+}
+
 async function readBody(req: http.IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
@@ -67,9 +75,11 @@ function stopper(server: http.Server): () => Promise<void> {
 }
 
 /** A Twilio Programmable Messaging peer for one account. */
-export async function startTwilioPeer(accountSid: string, authToken: string): Promise<RestPeer> {
+export async function startTwilioPeer(accountSid: string, authToken: string): Promise<TwilioPeer> {
   const expectAuth = `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString('base64')}`;
-  const peer: Omit<RestPeer, 'url' | 'stop'> = {
+  const peer: Omit<TwilioPeer, 'url' | 'stop'> = {
+    deletes: [],
+    failDeletes: 0,
     messages: [],
     throttle: 0,
     fail5xx: 0,
@@ -78,6 +88,22 @@ export async function startTwilioPeer(accountSid: string, authToken: string): Pr
   };
   const { server, url } = await serve((req, body) => {
     const path = `/2010-04-01/Accounts/${accountSid}/Messages.json`;
+    const del = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\/([^/]+)\.json$/.exec(req.url ?? '');
+    if (req.method === 'DELETE' && del && del[1] === accountSid) {
+      if (req.headers.authorization !== expectAuth) {
+        return { status: 401, json: { code: 20003, message: 'Authenticate', status: 401 } };
+      }
+      const sid = decodeURIComponent(del[2]!);
+      peer.deletes.push(sid);
+      if (peer.failDeletes > 0) {
+        peer.failDeletes -= 1;
+        return { status: 503, json: { message: 'Service Unavailable' } };
+      }
+      const i = peer.messages.findIndex((m) => m.id === sid);
+      if (i < 0) return { status: 404, json: { code: 20404, message: 'not found', status: 404 } };
+      peer.messages.splice(i, 1);
+      return { status: 204, json: null };
+    }
     if (req.method !== 'POST' || req.url !== path) {
       return { status: 404, json: { code: 20404, message: 'not found', status: 404 } };
     }

@@ -3,8 +3,10 @@
  * added with its (encrypted) credentials, a send that reaches the local carrier peer, signed
  * status callbacks and inbound webhooks over real HTTP, refusals of bad signatures and of a
  * replayed Telnyx webhook, and a carrier opt-out (Twilio 21610) recorded in the ledger.
+ * A webhook is answered only once what it carried is committed (503 when it cannot be), a
+ * redelivered inbound text is stored once, and the webhooks are rate-limited per address.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import {
   announcePgSkip,
   DIALECTS,
@@ -97,6 +99,46 @@ for (const dialect of DIALECTS) {
       ).message.id;
 
     const status = async (id: string) => (await t.rt.messaging.get(orgId, id, SYSTEM_ACTOR)).status;
+    /**
+     * Makes the commit of what a webhook carries slow (300 ms), so an answer sent before the
+     * commit would be seen: the row is checked right after the answer.
+     */
+    const slowCommits = () => {
+      const m = t.rt.messaging;
+      const inbound = m.receiveInbound.bind(m);
+      const transaction = t.rt.store.transaction.bind(t.rt.store);
+      const pause = () => new Promise((r) => setTimeout(r, 300));
+      const spies = [
+        vi.spyOn(m, 'receiveInbound').mockImplementation(async (msg) => {
+          await pause();
+          return inbound(msg);
+        }),
+        // Before the transaction opens: on SQLite a read would otherwise wait for it.
+        vi.spyOn(t.rt.store, 'transaction').mockImplementation(async (fn) => {
+          await pause();
+          return transaction(fn);
+        }),
+      ];
+      onTestFinished(() => spies.forEach((s) => s.mockRestore()));
+    };
+    const inboundRows = async (carrierId: string) =>
+      (
+        await t.rt.store.db
+          .selectFrom('inbound_messages')
+          .select('id')
+          .where('carrier_message_id', '=', carrierId)
+          .execute()
+      ).length;
+    const totalInboundRows = async () =>
+      (await t.rt.store.db.selectFrom('inbound_messages').select('id').execute()).length;
+    const inboundAudits = async () =>
+      (
+        await t.rt.store.db
+          .selectFrom('audit_events')
+          .select('seq')
+          .where('action', '=', 'inbound.received')
+          .execute()
+      ).length;
 
     async function twilioCallback(path: string, params: Record<string, string>, sig?: string) {
       const url = `${base}/carriers/twilio/${twilioSender}/${path}`;
@@ -130,13 +172,15 @@ for (const dialect of DIALECTS) {
       expect(String(sent.fields.StatusCallback)).toContain(
         `/carriers/twilio/${twilioSender}/status`,
       );
+      slowCommits();
       const res = await twilioCallback('status', {
         MessageSid: sent.id,
         MessageStatus: 'delivered',
         AccountSid: SID,
       });
       expect(res.status).toBe(204);
-      await waitFor(async () => (await status(id)) === 'delivered');
+      // Answered only once committed: the carrier will not call again after a 2xx.
+      expect(await status(id)).toBe('delivered');
     });
 
     it('refuses a status callback with a wrong or missing signature, and changes nothing', async () => {
@@ -188,6 +232,7 @@ for (const dialect of DIALECTS) {
 
     it('a signed inbound STOP through the Twilio webhook opts the number out', async () => {
       const from = '+16175550145';
+      slowCommits();
       const res = await twilioCallback('inbound', {
         MessageSid: 'SMin1',
         From: from,
@@ -196,10 +241,86 @@ for (const dialect of DIALECTS) {
       });
       expect(res.status).toBe(200);
       expect(await res.text()).toContain('<Response>');
-      await waitFor(
-        async () => (await t.rt.consent.show(orgId, from)).programs.care.status === 'opted_out',
-      );
+      // Stored and through the keyword engine before the carrier got its answer.
+      expect((await t.rt.consent.show(orgId, from)).programs.care.status).toBe('opted_out');
+      expect(await inboundRows('SMin1')).toBe(1);
     });
+
+    it('stores a Twilio inbound message delivered twice (same MessageSid) once', async () => {
+      const params = {
+        MessageSid: 'SMdup1',
+        From: '+16175550150',
+        To: TWILIO_NUMBER,
+        Body: 'See you Tuesday',
+      };
+      for (let i = 0; i < 2; i++) {
+        const res = await twilioCallback('inbound', params);
+        expect(res.status).toBe(200);
+      }
+      expect(await inboundRows('SMdup1')).toBe(1);
+      expect(await inboundAudits()).toBe(await totalInboundRows());
+    });
+
+    it('answers 503 when the inbound text cannot be committed, and stores it on redelivery', async () => {
+      const params = {
+        MessageSid: 'SMfail1',
+        From: '+16175550151',
+        To: TWILIO_NUMBER,
+        Body: 'Running late',
+      };
+      const spy = vi
+        .spyOn(t.rt.messaging, 'receiveInbound')
+        .mockRejectedValueOnce(new Error('database unreachable'));
+      try {
+        const res = await twilioCallback('inbound', params);
+        expect(res.status).toBe(503);
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe(
+          'carrier_event_not_recorded',
+        );
+        expect(await inboundRows('SMfail1')).toBe(0);
+      } finally {
+        spy.mockRestore();
+      }
+      const again = await twilioCallback('inbound', params);
+      expect(again.status).toBe(200);
+      expect(await inboundRows('SMfail1')).toBe(1);
+    });
+
+    it('a receipt that overtakes the record of its submission is applied, then answered', async () => {
+      const id = await send('+16175550153');
+      await waitFor(async () => (await status(id)) === 'sent');
+      const sid = twilioPeer.messages.at(-1)!.id;
+      // As if the worker had not yet committed the carrier's answer.
+      const setRecorded = (recorded: boolean) =>
+        t.rt.store.db
+          .updateTable('messages')
+          .set(
+            recorded
+              ? { status: 'sent', carrier_message_id: sid }
+              : { status: 'sending', carrier_message_id: null },
+          )
+          .where('org_id', '=', orgId)
+          .where('id', '=', id)
+          .execute();
+      await setRecorded(false);
+      let answered = false;
+      const pending = twilioCallback('status', { MessageSid: sid, MessageStatus: 'delivered' });
+      void pending.then(() => (answered = true));
+      await new Promise((r) => setTimeout(r, 1_200));
+      expect(answered).toBe(false);
+      await setRecorded(true);
+      const res = await pending;
+      expect(res.status).toBe(204);
+      expect(await status(id)).toBe('delivered');
+    });
+
+    it('answers 503 to a receipt that matches no sent message (after its retries)', async () => {
+      const res = await twilioCallback('status', {
+        MessageSid: 'SMnotours',
+        MessageStatus: 'delivered',
+      });
+      expect(res.status).toBe(503);
+    }, 20_000);
 
     it('sends through the Telnyx peer; a signed message.finalized marks it delivered', async () => {
       const id = await send('+16175550146', TELNYX_NUMBER);
@@ -210,13 +331,14 @@ for (const dialect of DIALECTS) {
         id: sent.id,
         to: [{ phone_number: '+16175550146', status: 'delivered' }],
       });
+      slowCommits();
       const res = await fetch(`${base}/carriers/telnyx/${telnyxSender}`, {
         method: 'POST',
         headers: telnyxPeer.signWebhook(body),
         body,
       });
       expect(res.status).toBe(200);
-      await waitFor(async () => (await status(id)) === 'delivered');
+      expect(await status(id)).toBe('delivered');
     });
 
     it('refuses a replayed Telnyx webhook (signed, but outside the 5-minute window)', async () => {
@@ -247,6 +369,7 @@ for (const dialect of DIALECTS) {
 
     it('a Telnyx inbound STOP opts the number out', async () => {
       const from = '+16175550148';
+      slowCommits();
       const body = telnyxEvent('message.received', {
         id: 'tin-1',
         from: { phone_number: from },
@@ -259,9 +382,28 @@ for (const dialect of DIALECTS) {
         body,
       });
       expect(res.status).toBe(200);
-      await waitFor(
-        async () => (await t.rt.consent.show(orgId, from)).programs.care.status === 'opted_out',
+      expect((await t.rt.consent.show(orgId, from)).programs.care.status).toBe('opted_out');
+    });
+
+    it('stores a Telnyx message.received delivered again (same event) once', async () => {
+      const body = telnyxEvent('message.received', {
+        id: 'tin-dup',
+        from: { phone_number: '+16175550152' },
+        to: [{ phone_number: TELNYX_NUMBER }],
+        text: 'Thanks',
+      });
+      const deliveries = await Promise.all(
+        [0, 1, 2].map(() =>
+          fetch(`${base}/carriers/telnyx/${telnyxSender}`, {
+            method: 'POST',
+            headers: telnyxPeer.signWebhook(body),
+            body,
+          }),
+        ),
       );
+      for (const res of deliveries) expect(res.status).toBe(200);
+      expect(await inboundRows('tin-dup')).toBe(1);
+      expect(await inboundAudits()).toBe(await totalInboundRows());
     });
 
     it('retries a 5xx from the carrier and then sends', async () => {
@@ -341,7 +483,8 @@ describe('carrier webhooks behind a proxy', () => {
         );
         const base = await t.rt.listen();
         const path = `/carriers/twilio/${sender.id}/status`;
-        const params = { MessageSid: 'SMunknown', MessageStatus: 'delivered' };
+        // A non-final status: nothing to record, so the answer depends on the signature only.
+        const params = { MessageSid: 'SMunknown', MessageStatus: 'sent' };
         // Twilio called the public address; the proxy forwarded to us.
         const sig = officialTwilioSignature(TOKEN, `https://sms.clinic.example${path}`, params);
         const res = await fetch(base + path, {
@@ -360,4 +503,32 @@ describe('carrier webhooks behind a proxy', () => {
       }
     });
   }
+});
+
+describe('carrier webhook rate limit', () => {
+  it('TIDINGS_CARRIER_WEBHOOK_RATE_LIMIT caps requests per client address (429 beyond)', async () => {
+    const t = await openTestRuntime({
+      env: { PORT: '0', TIDINGS_CARRIER_WEBHOOK_RATE_LIMIT: '3' },
+    });
+    try {
+      const base = await t.rt.listen();
+      const codes: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const res = await fetch(`${base}/carriers/twilio/snd_none/status`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'MessageSid=SM1&MessageStatus=delivered',
+        });
+        codes.push(res.status);
+        if (res.status === 429) {
+          expect(((await res.json()) as { error: { code: string } }).error.code).toBe(
+            'rate_limited',
+          );
+        }
+      }
+      expect(codes).toEqual([403, 403, 403, 429]);
+    } finally {
+      await t.cleanup();
+    }
+  });
 });

@@ -8,12 +8,20 @@
  *   POST /carriers/twilio/:senderId/inbound  Twilio inbound message   X-Twilio-Signature
  *   POST /carriers/telnyx/:senderId          Telnyx message.* events  Ed25519 + timestamp
  *
- * A verified webhook is handed to the sender's adapter, whose event stream the dispatch
- * worker applies (receipts) or passes to messaging and the consent engine (inbound).
+ * A verified webhook is handed to the sender's adapter; the events it yields are applied by
+ * the dispatch worker (receipts) or passed to messaging and the consent engine (inbound),
+ * and the carrier gets its 2xx only once they are committed. A carrier does not deliver a
+ * webhook again after a 2xx, so a crash before the commit must leave it unanswered, and a
+ * failed commit answers 503 (`carrier_event_not_recorded`) so the carrier retries. A receipt
+ * that overtakes the record of its submission is tried again for a few seconds; if it still
+ * matches no sent message it is answered 503 too. Redelivered inbound texts are stored once
+ * (by carrier id). Requests are rate-limited per client address
+ * (TIDINGS_CARRIER_WEBHOOK_RATE_LIMIT a minute).
  * The signed URL is the one this server was called at; with TIDINGS_TRUST_PROXY=on it is
  * rebuilt from X-Forwarded-Proto and X-Forwarded-Host.
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
 import type { Runtime } from '../../runtime/index.js';
 import { AppError } from '../../errors/index.js';
 import {
@@ -22,6 +30,7 @@ import {
   type FormParams,
 } from '../../carriers/twilio/index.js';
 import { TelnyxCarrier, verifyTelnyxSignature } from '../../carriers/telnyx/index.js';
+import { errorSummary } from '../../dispatch/index.js';
 
 export { CARRIER_WEBHOOK_PREFIX } from '../../runtime/sender-carriers.js';
 
@@ -56,6 +65,12 @@ interface SenderParams {
 
 export function carrierWebhookPlugin(rt: Runtime): FastifyPluginAsync {
   return async (app) => {
+    await app.register(rateLimit, {
+      global: true,
+      max: rt.config.carrierWebhookRateLimit,
+      timeWindow: 60_000,
+      errorResponseBuilder: () => new AppError('rate_limited'),
+    });
     // Signatures cover the exact bytes sent: keep the raw body, parse it here.
     app.removeContentTypeParser('application/json');
     app.addContentTypeParser(
@@ -67,6 +82,27 @@ export function carrierWebhookPlugin(rt: Runtime): FastifyPluginAsync {
     const refuse = (req: FastifyRequest, senderId: string, reason: string): AppError => {
       req.log.warn({ senderId, reason }, 'carrier webhook refused');
       return new AppError('carrier_signature_invalid');
+    };
+
+    /**
+     * Feeds a verified webhook to its adapter and applies what it yields, resolving once that
+     * is committed; otherwise throws `carrier_event_not_recorded` (503: deliver it again).
+     */
+    const record = async (req: FastifyRequest, feed: () => boolean): Promise<void> => {
+      const { events } = rt.senderCarriers.captureEvents(feed);
+      for (const e of events) {
+        let outcome;
+        try {
+          outcome = await rt.worker.applyCarrierEvent(e);
+        } catch (err) {
+          req.log.error({ err: errorSummary(err), event: e.type }, 'carrier event not recorded');
+          throw new AppError('carrier_event_not_recorded');
+        }
+        if (outcome === 'unmatched_receipt') {
+          req.log.warn({ event: e.type }, 'receipt matches no sent message');
+          throw new AppError('carrier_event_not_recorded');
+        }
+      }
     };
 
     const twilio = async (req: FastifyRequest, kind: 'status' | 'inbound') => {
@@ -85,9 +121,9 @@ export function carrierWebhookPlugin(rt: Runtime): FastifyPluginAsync {
         signature: first(req.headers['x-twilio-signature']),
       });
       if (!ok) throw refuse(req, senderId, 'bad_signature');
-      return kind === 'status'
-        ? adapter.acceptStatusCallback(params)
-        : adapter.acceptInbound(params);
+      await record(req, () =>
+        kind === 'status' ? adapter.acceptStatusCallback(params) : adapter.acceptInbound(params),
+      );
     };
 
     app.post('/twilio/:senderId/status', { schema: { hide: true } }, async (req, reply) => {
@@ -120,7 +156,7 @@ export function carrierWebhookPlugin(rt: Runtime): FastifyPluginAsync {
       } catch {
         throw new AppError('invalid_json');
       }
-      adapter.acceptWebhook(body);
+      await record(req, () => adapter.acceptWebhook(body));
       return reply.code(200).send({ received: true });
     });
     return Promise.resolve();
