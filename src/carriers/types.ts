@@ -83,6 +83,13 @@ export interface CarrierAdapter {
    * (optional: adapters that connect per request have nothing to open).
    */
   start?(): void;
+  /**
+   * Asks the carrier to delete its own copy of a message (body and metadata) once Tidings has
+   * destroyed the body (retention). Optional: only carriers with a per-message delete offer it
+   * (Twilio's message DELETE; Telnyx has none). Resolves when the copy is gone or was already
+   * gone; throws a CarrierError otherwise, whose `retryable` says whether to ask again.
+   */
+  deleteCopy?(carrierMessageId: string): Promise<void>;
   /** Releases connections and timers; pending receipts may be dropped. */
   close(): Promise<void>;
 }

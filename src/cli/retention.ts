@@ -75,7 +75,7 @@ export function addRetentionCommands(cli: Command, d: CommandDeps): void {
           results
             .map(
               (r) =>
-                `${r.orgId}  ${r.held ? 'ON LEGAL HOLD: nothing destroyed' : `${o.dryRun ? 'would destroy' : 'destroyed'}: ${r.counts.secureMessages} secure messages, ${r.counts.outboundBodies} outbound bodies, ${r.counts.inboundBodies} inbound bodies`}${r.patientsHeld ? `  (${r.patientsHeld} patients on hold kept)` : ''}`,
+                `${r.orgId}  ${r.held ? 'ON LEGAL HOLD: nothing destroyed' : `${o.dryRun ? 'would destroy' : 'destroyed'}: ${r.counts.secureMessages} secure messages, ${r.counts.outboundBodies} outbound bodies, ${r.counts.inboundBodies} inbound bodies`}${r.patientsHeld ? `  (${r.patientsHeld} patients on hold kept)` : ''}${r.carrierDeletions ? `; carrier copies deleted ${r.carrierDeletions.deleted}, to retry ${r.carrierDeletions.retrying}, failed ${r.carrierDeletions.failed}` : ''}`,
             )
             .join('\n') || '(no organisations)',
         );

@@ -218,14 +218,27 @@ export async function complianceReport(
         : 'Schedule tidings backup --out FILE daily and tidings backup verify FILE after each (docs/backup.md).',
   });
 
-  // Workforce policy acknowledgement: not tracked here.
+  // Workforce policy acknowledgement (identity/policy-acks): current = the current text,
+  // acknowledged within the last year.
+  const acks = await rt.policyAcks.statuses(orgId);
+  const overdue = acks.users.filter((u) => u.overdue).length;
+  const policySet = acks.version !== null;
+  const acksOk = policySet && overdue === 0;
   add({
     id: 'workforce_policy',
     safeguard: 'Workforce security awareness and policy acknowledgement',
     rule: '45 CFR 164.308(a)(5)',
-    status: 'attention',
-    state: 'Tidings does not track policy acknowledgements',
-    fix: 'Keep each user’s signed acknowledgement of your texting policy in your HR or training system.',
+    status: acksOk ? 'ok' : 'attention',
+    state: !policySet
+      ? 'no texting policy set'
+      : overdue === 0
+        ? `all ${acks.users.length} active users acknowledged texting policy version ${acks.version} within the last year`
+        : `${overdue} ${overdue === 1 ? 'user' : 'users'} overdue on policy acknowledgement (version ${acks.version})`,
+    fix: !policySet
+      ? 'Set your texting policy (PUT /v1/policy) and ask every user to acknowledge it.'
+      : overdue === 0
+        ? null
+        : 'Ask the overdue users (GET /v1/policy/acknowledgements) to read and acknowledge the policy (POST /v1/policy/acknowledge).',
   });
 
   // Retention.

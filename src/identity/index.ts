@@ -8,3 +8,10 @@ export * from './access.js';
 export { Users, type UserView } from './users.js';
 export { Sessions, type SessionInfo } from './sessions.js';
 export { BreakGlass, type BreakGlassGrant } from './break-glass.js';
+export {
+  PolicyAcks,
+  POLICY_ACK_VALID_MS,
+  MAX_POLICY_LENGTH,
+  type PolicyAckStatus,
+  type TextingPolicyView,
+} from './policy-acks.js';

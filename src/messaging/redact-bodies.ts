@@ -32,6 +32,21 @@ export interface RedactBodiesRequest {
   dryRun?: boolean;
 }
 
+/** A carrier's copy of a message whose body was destroyed: what to ask the carrier to delete. */
+export interface CarrierCopy {
+  kind: 'out' | 'in';
+  messageId: string;
+  senderId: string;
+  carrierMessageId: string;
+}
+
+export interface RedactBodiesResult {
+  outbound: number;
+  inbound: number;
+  /** The destroyed messages a carrier holds a copy of (empty on a dry run). */
+  carrierCopies: CarrierCopy[];
+}
+
 /** The smallest id of a resource created at `at` (ids are `<prefix>_<ULID>`, time first). */
 export function idFloorAt(prefix: string, at: number): string {
   return `${prefix}_${encodeTime(Math.max(0, at), 10).toLowerCase()}`;
@@ -44,7 +59,7 @@ export function idFloorAt(prefix: string, at: number): string {
 export async function redactBodiesBefore(
   tx: Db,
   req: RedactBodiesRequest,
-): Promise<{ outbound: number; inbound: number }> {
+): Promise<RedactBodiesResult> {
   const keep = req.keepIndexes;
   const outQ = tx
     .selectFrom('messages')
@@ -65,10 +80,19 @@ export async function redactBodiesBefore(
       outQ.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
       inQ.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst(),
     ]);
-    return { outbound: Number(o?.n ?? 0), inbound: Number(i?.n ?? 0) };
+    return { outbound: Number(o?.n ?? 0), inbound: Number(i?.n ?? 0), carrierCopies: [] };
   }
-  const out = (await outQ.select('id').limit(req.limit).execute()).map((r) => r.id);
-  const inbound = (await inQ.select('id').limit(req.limit).execute()).map((r) => r.id);
+  const cols = ['id', 'sender_id', 'carrier_message_id'] as const;
+  const outRows = await outQ.select(cols).limit(req.limit).execute();
+  const inRows = await inQ.select(cols).limit(req.limit).execute();
+  const out = outRows.map((r) => r.id);
+  const inbound = inRows.map((r) => r.id);
+  const copies = (kind: 'out' | 'in', rows: typeof outRows): CarrierCopy[] =>
+    rows.flatMap((r) =>
+      r.carrier_message_id
+        ? [{ kind, messageId: r.id, senderId: r.sender_id, carrierMessageId: r.carrier_message_id }]
+        : [],
+    );
   if (out.length > 0) {
     await tx
       .updateTable('messages')
@@ -85,5 +109,9 @@ export async function redactBodiesBefore(
       .where('id', 'in', inbound)
       .execute();
   }
-  return { outbound: out.length, inbound: inbound.length };
+  return {
+    outbound: out.length,
+    inbound: inbound.length,
+    carrierCopies: [...copies('out', outRows), ...copies('in', inRows)],
+  };
 }

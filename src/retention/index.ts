@@ -8,11 +8,19 @@
  * on the organisation suspends destruction. Audit events and the consent ledger are never
  * destroyed by Tidings. Message tables are written only through messaging's and portal's own
  * functions (`redactBodiesBefore`, `expireSecureContentBefore`).
+ *
+ * Where a sender's carrier can delete its own copy of a message (`deleteCopy`: Twilio), each
+ * destroyed message's carrier copy is recorded in `carrier_deletions` in the same batch, then
+ * asked of the carrier after the local destruction, so a carrier outage never keeps a body
+ * here. A failed ask stays pending and is asked again on the next sweep (up to
+ * MAX_CARRIER_DELETE_ATTEMPTS); each batch of answers is audited with counts
+ * (`retention.carrier_deleted`).
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Store } from '../store/index.js';
 import type { KeyringService } from '../orgs/index.js';
 import type { Logger } from '../observability/index.js';
+import { CarrierError, type CarrierAdapter } from '../carriers/index.js';
 import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.js';
 import { AppError } from '../errors/index.js';
 import { decrypt, encrypt, rowAad } from '../crypto/index.js';
@@ -50,6 +58,19 @@ export interface SweepCounts {
   inboundBodies: number;
 }
 
+/** What the carriers were asked in one sweep: copies deleted, to ask again, given up, not possible. */
+export interface CarrierDeletionCounts {
+  deleted: number;
+  retrying: number;
+  failed: number;
+  unsupported: number;
+}
+
+/** Asks after which a carrier copy that still cannot be deleted is recorded as `failed`. */
+export const MAX_CARRIER_DELETE_ATTEMPTS = 10;
+/** Carrier deletions in flight at once (one HTTP request each). */
+const CARRIER_DELETE_CONCURRENCY = 8;
+
 export interface SweepResult {
   orgId: string;
   dryRun: boolean;
@@ -58,6 +79,8 @@ export interface SweepResult {
   /** Patients under legal hold whose content was kept. */
   patientsHeld: number;
   counts: SweepCounts;
+  /** Carrier copies of destroyed messages asked to be deleted (absent on a dry run). */
+  carrierDeletions?: CarrierDeletionCounts;
 }
 
 export interface RetentionOptions {
@@ -65,6 +88,11 @@ export interface RetentionOptions {
   batchSize: number;
   sweepIntervalMs: number;
   now: () => number;
+  /**
+   * The adapter of a sender, to ask its carrier to delete copies (null: none). Without it
+   * carrier copies are recorded but nobody is asked.
+   */
+  carrierFor?: (orgId: string, senderId: string) => Promise<CarrierAdapter | null>;
 }
 
 const actorString = (a: Actor) => `${a.type}:${a.id}`;
@@ -77,6 +105,7 @@ export class Retention {
   private readonly destroyed: Counter<'kind'>;
   private readonly runs: Counter<'outcome'>;
   private readonly lastRun: Gauge;
+  private readonly carrierAsks: Counter<'outcome'>;
 
   constructor(
     private readonly store: Store,
@@ -96,6 +125,12 @@ export class Retention {
     this.runs = new Counter({
       name: 'tidings_retention_sweeps_total',
       help: 'Retention sweeps of an organisation, by outcome (done, held, error).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    });
+    this.carrierAsks = new Counter({
+      name: 'tidings_retention_carrier_deletions_total',
+      help: 'Carrier copies of destroyed messages asked to be deleted, by outcome (deleted, retrying, failed).',
       labelNames: ['outcome'] as const,
       registers: [registry],
     });
@@ -328,6 +363,24 @@ export class Retention {
           limit,
           dryRun,
         });
+        if (!dryRun && bodies.carrierCopies.length > 0) {
+          await tx
+            .insertInto('carrier_deletions')
+            .values(
+              bodies.carrierCopies.map((c) => ({
+                org_id: orgId,
+                kind: c.kind,
+                message_id: c.messageId,
+                sender_id: c.senderId,
+                carrier_message_id: c.carrierMessageId,
+                status: 'pending',
+                attempts: 0,
+                updated_at: now,
+              })),
+            )
+            .onConflict((oc) => oc.columns(['org_id', 'kind', 'message_id']).doNothing())
+            .execute();
+        }
         const b: SweepCounts = {
           secureMessages: sec.secureMessages,
           outboundBodies: bodies.outbound,
@@ -363,16 +416,111 @@ export class Retention {
         break;
       }
     }
-    if (!dryRun) {
-      await this.store.db
-        .updateTable('retention_runs')
-        .set({ finished_at: this.opts.now(), counts: JSON.stringify(counts) })
+    if (dryRun) return { ...base, held: false };
+    // After the local destruction is committed: a carrier outage never keeps a body here.
+    const carrierDeletions = await this.askCarriers(orgId, runId);
+    await this.store.db
+      .updateTable('retention_runs')
+      .set({ finished_at: this.opts.now(), counts: JSON.stringify(counts) })
+      .where('org_id', '=', orgId)
+      .where('id', '=', runId)
+      .execute();
+    this.runs.inc({ outcome: 'done' });
+    return { ...base, held: false, carrierDeletions };
+  }
+
+  /**
+   * Asks each sender's carrier to delete its copies of destroyed messages still pending, in
+   * batches; each copy at most once a sweep. Each batch's answers are committed with one
+   * `retention.carrier_deleted` audit event (counts only).
+   */
+  private async askCarriers(orgId: string, runId: string): Promise<CarrierDeletionCounts> {
+    const total: CarrierDeletionCounts = { deleted: 0, retrying: 0, failed: 0, unsupported: 0 };
+    const carrierFor = this.opts.carrierFor;
+    if (!carrierFor) return total;
+    const adapters = new Map<string, Promise<CarrierAdapter | null>>();
+    const adapterOf = (senderId: string) => {
+      let a = adapters.get(senderId);
+      if (!a) {
+        a = carrierFor(orgId, senderId).catch(() => null);
+        adapters.set(senderId, a);
+      }
+      return a;
+    };
+    let after = '';
+    for (;;) {
+      const rows = await this.store.db
+        .selectFrom('carrier_deletions')
+        .select(['kind', 'message_id', 'sender_id', 'carrier_message_id', 'attempts'])
         .where('org_id', '=', orgId)
-        .where('id', '=', runId)
+        .where('status', '=', 'pending')
+        .where('message_id', '>', after)
+        .orderBy('message_id')
+        .limit(this.opts.batchSize)
         .execute();
-      this.runs.inc({ outcome: 'done' });
+      if (rows.length === 0) break;
+      after = rows[rows.length - 1]!.message_id;
+      const outcomes: { row: (typeof rows)[number]; status: string; attempts: number }[] = [];
+      for (let i = 0; i < rows.length; i += CARRIER_DELETE_CONCURRENCY) {
+        const chunk = rows.slice(i, i + CARRIER_DELETE_CONCURRENCY);
+        await Promise.all(
+          chunk.map(async (row) => {
+            const adapter = await adapterOf(row.sender_id);
+            if (!adapter?.deleteCopy) {
+              outcomes.push({ row, status: 'unsupported', attempts: row.attempts });
+              return;
+            }
+            const attempts = Number(row.attempts) + 1;
+            try {
+              await adapter.deleteCopy(row.carrier_message_id);
+              outcomes.push({ row, status: 'deleted', attempts });
+            } catch (e) {
+              const again =
+                (!(e instanceof CarrierError) || e.retryable) &&
+                attempts < MAX_CARRIER_DELETE_ATTEMPTS;
+              outcomes.push({ row, status: again ? 'pending' : 'failed', attempts });
+            }
+          }),
+        );
+      }
+      const b: CarrierDeletionCounts = { deleted: 0, retrying: 0, failed: 0, unsupported: 0 };
+      for (const o of outcomes) {
+        if (o.status === 'pending') b.retrying += 1;
+        else b[o.status as 'deleted' | 'failed' | 'unsupported'] += 1;
+      }
+      const now = this.opts.now();
+      await this.store.transaction(async (tx) => {
+        for (const o of outcomes) {
+          await tx
+            .updateTable('carrier_deletions')
+            .set({ status: o.status, attempts: o.attempts, updated_at: now })
+            .where('org_id', '=', orgId)
+            .where('kind', '=', o.row.kind)
+            .where('message_id', '=', o.row.message_id)
+            .execute();
+        }
+        if (b.deleted + b.retrying + b.failed > 0) {
+          await appendAudit(tx, this.store.dialect, [
+            {
+              orgId,
+              actor: SYSTEM_ACTOR,
+              action: 'retention.carrier_deleted',
+              targetType: 'retention_run',
+              targetId: runId,
+              details: { ...b },
+            },
+          ]);
+        }
+      });
+      for (const k of ['deleted', 'retrying', 'failed', 'unsupported'] as const) total[k] += b[k];
+      this.carrierAsks.inc({ outcome: 'deleted' }, b.deleted);
+      this.carrierAsks.inc({ outcome: 'retrying' }, b.retrying);
+      this.carrierAsks.inc({ outcome: 'failed' }, b.failed);
+      if (b.retrying + b.failed > 0) {
+        this.log.warn({ orgId, ...b }, 'carrier did not delete some message copies');
+      }
     }
-    return { ...base, held: false };
+    return total;
   }
 
   /** The last finished sweep of an organisation, or null. */

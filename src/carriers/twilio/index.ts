@@ -54,13 +54,15 @@ export class TwilioCarrier implements CarrierAdapter {
   readonly name = 'twilio';
   private readonly listeners: CarrierListener[] = [];
   private readonly endpoint: string;
+  private readonly messagesBase: string;
   private readonly auth: string;
   private readonly inflight = new Set<AbortController>();
   private closed = false;
 
   constructor(private readonly opts: TwilioOptions) {
     const base = (opts.baseUrl ?? TWILIO_DEFAULT_BASE_URL).replace(/\/+$/, '');
-    this.endpoint = `${base}/2010-04-01/Accounts/${encodeURIComponent(opts.accountSid)}/Messages.json`;
+    this.messagesBase = `${base}/2010-04-01/Accounts/${encodeURIComponent(opts.accountSid)}/Messages`;
+    this.endpoint = `${this.messagesBase}.json`;
     this.auth = `Basic ${Buffer.from(`${opts.accountSid}:${opts.authToken}`).toString('base64')}`;
   }
 
@@ -153,6 +155,47 @@ export class TwilioCarrier implements CarrierAdapter {
       at: Date.now(),
     });
     return true;
+  }
+
+  /**
+   * `DELETE {base}/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}.json`: Twilio
+   * answers 204; 404 means the copy is already gone. Twilio refuses (20009) to delete a
+   * message still in flight; that, like throttling and 5xx, is worth asking again.
+   */
+  async deleteCopy(carrierMessageId: string): Promise<void> {
+    if (this.closed) throw new CarrierError('transient', 'TWILIO_CLOSED');
+    const abort = new AbortController();
+    this.inflight.add(abort);
+    const timer = setTimeout(() => abort.abort(), this.opts.timeoutMs ?? 15_000);
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(`${this.messagesBase}/${encodeURIComponent(carrierMessageId)}.json`, {
+        method: 'DELETE',
+        headers: { authorization: this.auth, accept: 'application/json' },
+        signal: abort.signal,
+      });
+      text = await res.text();
+    } catch {
+      throw new CarrierError('transient', 'TWILIO_NETWORK');
+    } finally {
+      clearTimeout(timer);
+      this.inflight.delete(abort);
+    }
+    if ((res.status >= 200 && res.status < 300) || res.status === 404) return;
+    let code: string | undefined;
+    try {
+      const json = JSON.parse(text) as { code?: unknown };
+      if (typeof json.code === 'number' || typeof json.code === 'string') code = String(json.code);
+    } catch {
+      // Not JSON: the status decides.
+    }
+    const err =
+      code === '20009'
+        ? new CarrierError('transient', 'TWILIO_20009')
+        : twilioError(code, res.status);
+    this.opts.log?.debug({ kind: err.kind, code: err.carrierCode }, 'twilio refused a deletion');
+    throw err;
   }
 
   onEvent(listener: CarrierListener): void {
