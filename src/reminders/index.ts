@@ -20,6 +20,7 @@ export {
   type ReminderSettings,
   type ReminderStatus,
   type ReminderView,
+  type TaskView,
 } from './service.js';
 export { DEFAULT_OFFSETS_MINUTES, planReminders } from './plan-reminders.js';
 export { DEFAULT_REPLY_WORDS, replyAction } from './reply-words.js';

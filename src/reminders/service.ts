@@ -80,6 +80,17 @@ export interface AppointmentView {
   updatedAt: string;
 }
 
+/** A staff to-do left by a patient's reply (a reschedule request). Ids only, no PHI. */
+export interface TaskView {
+  id: string;
+  appointmentId: string;
+  externalId: string;
+  kind: string;
+  status: 'open' | 'done';
+  inboundId: string | null;
+  createdAt: string;
+}
+
 export type ReminderStatus = 'scheduled' | 'sent' | 'delivered' | 'failed' | 'canceled' | 'skipped';
 
 export interface ReminderView {
@@ -266,12 +277,27 @@ export class Reminders {
     return settings;
   }
 
-  /** Creates or updates a contact from a feed's patient (ADT); returns its id. */
-  async upsertContact(orgId: string, patient: PatientInput): Promise<string> {
+  /**
+   * Creates or updates a contact from a feed's patient (ADT); returns its id. Its upcoming
+   * appointments are planned again, so reminders still queued follow a new number (or name)
+   * instead of going to one that may no longer be the patient's.
+   */
+  async upsertContact(orgId: string, patient: PatientInput, actor: Actor): Promise<string> {
     const keyring = await this.keyrings.get(orgId);
-    return this.store.transaction((tx) =>
-      this.upsertContactInTx(tx, keyring, orgId, patient, Date.now()),
+    const now = Date.now();
+    const id = await this.store.transaction((tx) =>
+      this.upsertContactInTx(tx, keyring, orgId, patient, now),
     );
+    const upcoming = await this.store.db
+      .selectFrom('appointments')
+      .select('id')
+      .where('org_id', '=', orgId)
+      .where('contact_id', '=', id)
+      .where('status', 'in', [...ACTIVE])
+      .where('start_at', '>', now)
+      .execute();
+    for (const a of upcoming) await this.replan(orgId, actor, a.id);
+    return id;
   }
 
   private phoneOf(p: PatientInput): string | null {
@@ -529,8 +555,15 @@ export class Reminders {
             contact.phone_enc,
           )
         : null;
+    const phoneIndex = contact?.phone_index ?? null;
     if (!phone || !ACTIVE.includes(appt.status as AppointmentStatus)) {
-      return { phone, schedule, planned: [] as PlannedText[], skipped: [] as SkippedReminder[] };
+      return {
+        phone,
+        phoneIndex,
+        schedule,
+        planned: [] as PlannedText[],
+        skipped: [] as SkippedReminder[],
+      };
     }
     const given =
       contact?.name_enc != null
@@ -563,6 +596,7 @@ export class Reminders {
     });
     return {
       phone,
+      phoneIndex,
       schedule,
       planned: planned.map((p) => ({ ...p, sendAt: iso(p.sendAt), body })),
       skipped,
@@ -604,8 +638,11 @@ export class Reminders {
    */
   async replan(orgId: string, actor: Actor, appointmentId: string): Promise<void> {
     const appt = await this.loadAppointment(orgId, appointmentId);
-    const { phone, schedule, planned } = await this.plan(orgId, appt);
-    const hashOf = (p: PlannedText) => sha256Hex(`${p.offsetMinutes}|${p.sendAt}|${p.body}`);
+    const { phone, phoneIndex, schedule, planned } = await this.plan(orgId, appt);
+    // The number's blind index (never the number) is part of the plan: a reminder queued to
+    // a number the feed has since replaced is canceled and sent again to the new one.
+    const hashOf = (p: PlannedText) =>
+      sha256Hex(`${p.offsetMinutes}|${p.sendAt}|${p.body}|${phoneIndex ?? ''}`);
     const wanted = new Map(planned.map((p) => [hashOf(p), p]));
     const current = await this.store.db
       .selectFrom('reminders')
@@ -953,22 +990,92 @@ export class Reminders {
     return out;
   }
 
-  /** Open staff tasks (reschedule requests). */
-  async tasks(orgId: string) {
+  /** Open staff tasks (reschedule requests), oldest first. */
+  async tasks(orgId: string): Promise<TaskView[]> {
     const rows = await this.store.db
-      .selectFrom('appointment_tasks')
-      .selectAll()
-      .where('org_id', '=', orgId)
-      .where('status', '=', 'open')
-      .orderBy('id', 'asc')
+      .selectFrom('appointment_tasks as t')
+      .innerJoin('appointments as a', (j) =>
+        j.onRef('a.org_id', '=', 't.org_id').onRef('a.id', '=', 't.appointment_id'),
+      )
+      .select([
+        't.id',
+        't.appointment_id',
+        't.kind',
+        't.status',
+        't.inbound_id',
+        't.created_at',
+        'a.external_id',
+      ])
+      .where('t.org_id', '=', orgId)
+      .where('t.status', '=', 'open')
+      .orderBy('t.created_at', 'asc')
+      .orderBy('t.id', 'asc')
       .limit(1000)
       .execute();
     return rows.map((r) => ({
       id: r.id,
       appointmentId: r.appointment_id,
+      externalId: r.external_id,
       kind: r.kind,
-      status: r.status,
+      status: r.status as TaskView['status'],
+      inboundId: r.inbound_id,
       createdAt: iso(r.created_at),
     }));
+  }
+
+  /** Open staff tasks for the API; audited with the count returned. */
+  async listTasks(orgId: string, actor: Actor): Promise<{ data: TaskView[] }> {
+    const data = await this.tasks(orgId);
+    await this.store.transaction((tx) =>
+      appendAudit(tx, this.store.dialect, [
+        {
+          orgId,
+          actor,
+          action: 'appointment.tasks_listed',
+          targetType: 'appointment_task',
+          targetId: '*',
+          details: { count: data.length },
+        },
+      ]),
+    );
+    return { data };
+  }
+
+  /**
+   * Closes a staff task (the patient was called back). Closing one already done changes
+   * nothing and is not audited again.
+   */
+  async completeTask(
+    orgId: string,
+    id: string,
+    actor: Actor,
+  ): Promise<{ id: string; status: 'done' }> {
+    await this.store.transaction(async (tx) => {
+      const task = await tx
+        .selectFrom('appointment_tasks')
+        .select(['id', 'status', 'appointment_id'])
+        .where('org_id', '=', orgId)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (!task) throw new AppError('task_not_found');
+      if (task.status === 'done') return;
+      await tx
+        .updateTable('appointment_tasks')
+        .set({ status: 'done' })
+        .where('org_id', '=', orgId)
+        .where('id', '=', id)
+        .execute();
+      await appendAudit(tx, this.store.dialect, [
+        {
+          orgId,
+          actor,
+          action: 'appointment.task_done',
+          targetType: 'appointment_task',
+          targetId: id,
+          details: { appointmentId: task.appointment_id },
+        },
+      ]);
+    });
+    return { id, status: 'done' };
   }
 }

@@ -31,6 +31,21 @@ const appointmentView = z.object({
   updatedAt: z.string(),
 });
 
+const WRITE = {
+  roles: ['admin', 'provider', 'staff'],
+  scopes: ['appointments:write'],
+} as const;
+
+const taskView = z.object({
+  id: z.string(),
+  appointmentId: z.string(),
+  externalId: z.string().describe("The appointment's feed id"),
+  kind: z.string().describe('reschedule_request'),
+  status: z.enum(['open', 'done']),
+  inboundId: z.string().nullable().describe('The reply that asked'),
+  createdAt: z.string(),
+});
+
 const reminderView = z.object({
   id: z.string(),
   appointmentId: z.string(),
@@ -81,6 +96,31 @@ export const appointmentRoutes: RouteDef[] = [
     handler: async (rt, req) => {
       const { id } = req.params as { id: string };
       return rt.reminders.get(principal(req).orgId, id, actor(req));
+    },
+  },
+  {
+    method: 'GET',
+    url: '/v1/tasks',
+    access: READ,
+    summary: 'Open staff tasks (reschedule requests), oldest first',
+    schema: { response: { 200: z.object({ data: z.array(taskView) }), ...errors } },
+    handler: async (rt, req) => rt.reminders.listTasks(principal(req).orgId, actor(req)),
+  },
+  {
+    method: 'POST',
+    url: '/v1/tasks/:id/done',
+    access: WRITE,
+    summary: 'Close a staff task',
+    schema: {
+      params: z.object({ id: z.string().min(1).max(64) }),
+      response: {
+        200: z.object({ id: z.string(), status: z.literal('done') }),
+        ...errors,
+      },
+    },
+    handler: async (rt, req) => {
+      const { id } = req.params as { id: string };
+      return rt.reminders.completeTask(principal(req).orgId, id, actor(req));
     },
   },
 ];

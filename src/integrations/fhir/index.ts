@@ -6,3 +6,4 @@
 export { fhirPlugin } from './plugin.js';
 export { fhirRoutes, toFhirAppointment, type FhirRoute } from './routes.js';
 export { appointmentInput, patientInput, operationOutcome, FhirProblem } from './map-resources.js';
+export { FhirPoller, FhirPollError, type FhirPollOptions } from './poll-appointments.js';

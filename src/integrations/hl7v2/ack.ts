@@ -12,6 +12,7 @@ const ERROR_TEXT: Record<number, string> = {
   100: 'Segment sequence error',
   101: 'Required field missing',
   102: 'Data type error',
+  103: 'Table value not found',
   200: 'Unsupported message type',
   201: 'Unsupported event code',
   207: 'Application internal error',

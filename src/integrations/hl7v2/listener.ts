@@ -5,7 +5,9 @@
  * only after its change is committed. A control id already seen is acknowledged again and
  * ignored (a sender that lost our ACK resends). A malformed message gets AR and the
  * connection goes on; nothing a sender does stops the listener. Logs carry control ids and
- * codes, never message content. Owns the `hl7_messages` table.
+ * codes, never message content. Which organisation a message belongs to is its sending
+ * facility's (MSH-4.1, from `facilities`), else the listener's `orgId`; a message neither
+ * names is rejected (AR). Owns the `hl7_messages` table.
  */
 import net from 'node:net';
 import type { Store } from '../../store/index.js';
@@ -18,7 +20,10 @@ import { frame, MllpDecoder } from './mllp.js';
 import { Hl7Problem, parseHl7, type Header } from './parse-message.js';
 
 export interface Hl7ListenerOptions {
-  orgId: string;
+  /** The organisation of facilities not in `facilities`; none: those are rejected. */
+  orgId: string | undefined;
+  /** Sending facility (MSH-4.1) → organisation, for an engine forwarding several clinics. */
+  facilities?: Readonly<Record<string, string>> | undefined;
   host: string;
   port: number;
 }
@@ -49,7 +54,14 @@ export class Hl7Listener {
       });
     });
     const port = (server.address() as net.AddressInfo).port;
-    this.log.info({ port, orgId: this.opts.orgId }, 'hl7 mllp listener started');
+    this.log.info(
+      {
+        port,
+        orgId: this.opts.orgId,
+        facilities: Object.keys(this.opts.facilities ?? {}).length,
+      },
+      'hl7 mllp listener started',
+    );
     return port;
   }
 
@@ -89,7 +101,9 @@ export class Hl7Listener {
     const ackId = newId('in').slice(3, 23);
     let header: Partial<Header> = {};
     try {
-      const zone = (await this.reminders.settings(this.opts.orgId)).timeZone;
+      const orgId = this.orgOf(text);
+      if (!orgId) return this.refuseFacility(text, ackId);
+      const zone = (await this.reminders.settings(orgId)).timeZone;
       const parsed = parseHl7(text, zone);
       header = parsed.header;
       if (parsed.kind === 'unsupported') {
@@ -102,7 +116,7 @@ export class Hl7Listener {
       const seen = await this.store.db
         .selectFrom('hl7_messages')
         .select('ack_code')
-        .where('org_id', '=', this.opts.orgId)
+        .where('org_id', '=', orgId)
         .where('control_id', '=', parsed.header.controlId)
         .executeTakeFirst();
       if (seen) {
@@ -110,17 +124,17 @@ export class Hl7Listener {
         return buildAck(header, 'AA', ackId);
       }
       if (parsed.kind === 'siu') {
-        await this.reminders.upsertAppointment(this.opts.orgId, FEED_ACTOR, {
+        await this.reminders.upsertAppointment(orgId, FEED_ACTOR, {
           ...parsed.appointment,
           source: 'hl7',
         });
       } else {
-        await this.reminders.upsertContact(this.opts.orgId, parsed.patient);
+        await this.reminders.upsertContact(orgId, parsed.patient, FEED_ACTOR);
       }
       await this.store.db
         .insertInto('hl7_messages')
         .values({
-          org_id: this.opts.orgId,
+          org_id: orgId,
           control_id: parsed.header.controlId,
           message_type: `${parsed.header.messageType}^${parsed.header.event}`,
           ack_code: 'AA',
@@ -146,6 +160,36 @@ export class Hl7Listener {
         text: typeof code === 'string' ? code : 'internal error',
       });
     }
+  }
+
+  /**
+   * The organisation a message belongs to: its sending facility's (MSH-4.1), else the
+   * listener's. Read from the raw MSH segment, before parsing, since parsing needs the
+   * organisation's time zone. The field separator is MSH's fourth character (HL7 v2.5.1 2.14.9).
+   */
+  private orgOf(text: string): string | undefined {
+    const facilities = this.opts.facilities ?? {};
+    const msh = text.replace(/^[\s\v]+/, '').split(/[\r\n]/, 1)[0] ?? '';
+    if (msh.startsWith('MSH') && msh.length > 8) {
+      const fields = msh.split(msh[3]!);
+      const facility = (fields[3] ?? '').split(msh[4]!)[0]!.trim();
+      if (facility && Object.hasOwn(facilities, facility)) return facilities[facility];
+    }
+    return this.opts.orgId;
+  }
+
+  /** AR for a message whose sending facility belongs to no organisation here. */
+  private refuseFacility(text: string, ackId: string): string {
+    let header: Partial<Header> = {};
+    try {
+      header = parseHl7(text, 'UTC').header;
+    } catch (e) {
+      header = e instanceof Hl7Problem ? (e.header ?? {}) : {};
+    }
+    return this.answer(header, 'AR', ackId, {
+      code: 103,
+      text: 'MSH-4 (sending facility) is not configured for this listener',
+    });
   }
 
   private answer(
