@@ -86,7 +86,7 @@ for (const dialect of DIALECTS) {
       expect(JSON.stringify(res.json)).not.toContain('A1C');
       const sms = await t.rt.messaging.loadForDispatch(orgId, res.json.id as string);
       expect(sms?.body).toMatch(
-        /^You have a new message from Lakeside Clinic\. View it securely: https:\/\/clinic\.example\/s\/\S+$/,
+        /^You have a new message from Lakeside Clinic\. View it securely: https:\/\/clinic\.example\/s\/\S+ Reply STOP to opt out\.$/,
       );
       const secure = await t.rt.store.db
         .selectFrom('secure_messages')
@@ -109,7 +109,7 @@ for (const dialect of DIALECTS) {
       expect(sms?.body).toMatch(/^You have a new message from your care team\. View it securely: /);
       expect(sms?.body).not.toMatch(/oncology/i);
       // Nor does the portal's page before the patient has verified.
-      const link = new URL(/View it securely: (\S+)$/.exec(sms!.body)![1]!);
+      const link = new URL(/View it securely: (\S+) Reply STOP to opt out\.$/.exec(sms!.body)![1]!);
       const page = await fetch(`${base}${link.pathname}`);
       expect(page.status).toBe(200);
       const html = await page.text();
@@ -296,6 +296,67 @@ for (const dialect of DIALECTS) {
         guardAction: 'divert',
       });
       expect((await verifyAudit(t.rt.store.db, orgId)).ok).toBe(true);
+    });
+  });
+}
+
+for (const dialect of DIALECTS) {
+  describe(`diverted text under the default FCC caps on ${dialect}`, () => {
+    let t: TestRuntime;
+    let base: string;
+
+    beforeAll(async () => {
+      t = await openTestRuntime({
+        dialect,
+        env: {
+          PUBLIC_URL: 'https://clinic.example',
+          TIDINGS_FREQUENCY_CAPS: 'on',
+          TIDINGS_PORTAL_RATE_LIMIT: '1000',
+        },
+      });
+      base = await t.rt.listen();
+    });
+    afterAll(async () => t?.cleanup());
+
+    it('sends the notice within the exemption, and the code the patient asks for past the cap', async () => {
+      const org = await t.rt.orgs.create('Lakeside Clinic', SYSTEM_ACTOR);
+      const to = '+16175554000';
+      // No recorded opt-in: the care exemption's conditions and its one-a-day cap apply.
+      const res = await t.rt.messaging.accept(org.orgId, SYSTEM_ACTOR, {
+        to,
+        body: HELD,
+        program: 'care',
+      });
+      expect(res.guard).toMatchObject({ action: 'diverted' });
+      const notice = (await t.rt.messaging.loadForDispatch(org.orgId, res.message.id))!.body;
+      expect(notice.length).toBeLessThanOrEqual(160);
+      expect(notice).toMatch(/Reply STOP to opt out\.$/);
+      // The day's allowance is spent: another care text is refused…
+      await expect(
+        t.rt.messaging.accept(org.orgId, SYSTEM_ACTOR, { to, body: PLAIN, program: 'care' }),
+      ).rejects.toMatchObject({ code: 'frequency_cap_exceeded' });
+      // …but the code the patient asks for on the portal page still goes.
+      const link = new URL(/View it securely: (\S+) Reply STOP/.exec(notice)![1]!).pathname;
+      const page = await fetch(`${base}${link}`);
+      const cookie = page.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .join('; ');
+      const csrf = /name="csrf" value="([^"]+)"/.exec(await page.text())![1]!;
+      const asked = await fetch(`${base}${link}/code`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+        body: new URLSearchParams({ csrf }).toString(),
+        redirect: 'manual',
+      });
+      expect(asked.status).toBeLessThan(400);
+      const codes = await t.rt.store.db
+        .selectFrom('messages')
+        .select(['status', 'held_by'])
+        .where('org_id', '=', org.orgId)
+        .where('kind', '=', 'verification_code')
+        .execute();
+      expect(codes).toEqual([{ status: 'queued', held_by: null }]);
     });
   });
 }

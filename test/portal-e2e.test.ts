@@ -101,7 +101,8 @@ describe.skipIf(!HAVE_CHROMIUM)('portal in headless Chromium', () => {
         : undefined,
     );
     expect(notice).not.toContain('A1C');
-    const link = base + new URL(/View it securely: (\S+)$/.exec(notice)![1]!).pathname;
+    const link =
+      base + new URL(/View it securely: (\S+) Reply STOP to opt out\.$/.exec(notice)![1]!).pathname;
 
     const context = await browser.newContext({
       viewport: { width: 390, height: 844 },

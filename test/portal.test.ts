@@ -104,7 +104,7 @@ for (const dialect of DIALECTS) {
       });
       expect(res.status, JSON.stringify(res.json)).toBe(201);
       const notice = await waitFor(() => sentTo(to)[0]);
-      const m = /View it securely: (\S+)$/.exec(notice);
+      const m = /View it securely: (\S+) Reply STOP to opt out\.$/.exec(notice);
       expect(m).not.toBeNull();
       return { id: res.json.id as string, link: new URL(m![1]!).pathname, notice, to };
     };
@@ -152,7 +152,7 @@ for (const dialect of DIALECTS) {
     it('texts only a neutral notice and keeps the content encrypted', async () => {
       const { id, notice, link } = await send();
       expect(notice).toMatch(
-        /^You have a new message from Lakeside Clinic\. View it securely: https:\/\/clinic\.example\/s\/[A-Za-z0-9_-]{24}$/,
+        /^You have a new message from Lakeside Clinic\. View it securely: https:\/\/clinic\.example\/s\/[A-Za-z0-9_-]{24} Reply STOP to opt out\.$/,
       );
       expect(notice).not.toContain('A1C');
       const token = link.split('/')[2]!;
@@ -415,7 +415,8 @@ for (const dialect of DIALECTS) {
       expect(res.status, JSON.stringify(res.json)).toBe(202);
       const notice = await waitFor(() => sentTo(to)[0]);
       expect(notice).toMatch(/^You have a new message from Lakeside Clinic\. View it securely: /);
-      const link = new URL(/View it securely: (\S+)$/.exec(notice)![1]!).pathname;
+      const link = new URL(/View it securely: (\S+) Reply STOP to opt out\.$/.exec(notice)![1]!)
+        .pathname;
       const c = new Client(base);
       const page = await c.req(link);
       await c.req(`${link}/code`, { form: { csrf: csrfOf(page.text) } });

@@ -290,7 +290,7 @@ export class SendRules {
     recipient: RecipientLocationInput,
     program: Program,
     at: number,
-    exempt?: 'consent_reply',
+    exempt?: 'consent_reply' | 'verification_code',
   ): Promise<number> {
     const ctx = await this.contextFor(orgId, recipient);
     return exempt || !this.quiet(ctx, program) ? at : ctx.opening(at);
@@ -299,14 +299,14 @@ export class SendRules {
   /**
    * At acceptance: when the message may go, and the caps its transaction must apply. A
    * message whose `sendAt` falls outside the window moves to the next opening; it is never
-   * dropped. Pass `exempt: 'consent_reply'` for a reply to STOP, HELP or START.
+   * dropped. Pass `exempt` for a reply to STOP, HELP or START, or a portal verification code.
    */
   plan(m: {
     orgId: string;
     to: string;
     program: Program;
     sendAt: number;
-    exempt?: 'consent_reply' | undefined;
+    exempt?: 'consent_reply' | 'verification_code' | undefined;
     contact?: Omit<RecipientLocationInput, 'phone'> | undefined;
   }): Promise<AcceptPlan> {
     if (m.exempt || (this.config.quietHours === 'off' && !this.config.frequencyCaps)) {
@@ -332,7 +332,8 @@ export class SendRules {
    * opening; over a cap it waits (defer mode) or is canceled with `frequency_cap_exceeded`.
    */
   async checkAtDispatch(c: DispatchCandidate, now = Date.now()): Promise<DispatchHold> {
-    if (c.kind === 'consent_reply') return null;
+    // Replies to STOP/HELP/START and portal verification codes are never held.
+    if (c.kind !== 'standard') return null;
     if (this.config.quietHours === 'off' && !this.config.frequencyCaps) return null;
     const ctx = await this.contextFor(c.orgId, { phone: c.to });
     const open = this.quiet(ctx, c.program) ? ctx.opening(now) : now;

@@ -188,6 +188,20 @@ export function senderLabel(orgName: string): string | null {
   return name.length > 0 && scan(name).verdict === 'allow' ? name : null;
 }
 
+/**
+ * The neutral notice: who it is from, the link, and how to opt out. It stays within one
+ * 160-character segment with the STOP instruction, the conditions of the FCC's healthcare
+ * exemption for care texts to numbers with no recorded opt-in (docs/consent.md); a name that
+ * would not fit gives way to "your care team".
+ */
+export function noticeText(orgName: string, link: string): string {
+  const text = (from: string) =>
+    `You have a new message from ${from}. View it securely: ${link} Reply STOP to opt out.`;
+  const named = senderLabel(orgName);
+  const withName = named === null ? null : text(named);
+  return withName !== null && withName.length <= 160 ? withName : text('your care team');
+}
+
 /** The patient, as an audit actor: by the blind index of their number, never the number. */
 function patientActor(row: Pick<Row, 'to_index'>): Actor {
   return { type: 'patient', id: `phone:${row.to_index.slice(0, 16)}` };
@@ -288,7 +302,7 @@ export class SecureMessages {
       actor,
       to,
       program: input.program,
-      noticeBody: `You have a new message from ${senderLabel(org.name) ?? 'your care team'}. View it securely: ${link}`,
+      noticeBody: noticeText(org.name, link),
       link,
       row,
     };
@@ -688,7 +702,7 @@ export class SecureMessages {
             body: `Your ${senderLabel(org?.name ?? '') ?? 'care team'} code is ${code}. It expires in 10 minutes. Don't share it.`,
             program: row.program as Program,
           },
-          { guard: 'checked' },
+          { guard: 'checked', kind: 'verification_code' },
         )
       ).message;
     } catch (e) {

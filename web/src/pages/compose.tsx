@@ -284,6 +284,7 @@ export function Compose() {
                     </p>
                     <blockquote className="notice">
                       You have a new message from your organisation. View it securely: https://…/s/…
+                      Reply STOP to opt out.
                     </blockquote>
                   </div>
                 )}
