@@ -86,6 +86,9 @@ export const AUDIT_ACTIONS = {
   // Retention, legal hold, risk, backups, incident and posture reports (issue 9).
   'retention.policy_changed': '164.316(b)(2)(i)',
   'retention.swept': '164.310(d)(2)(i)',
+  'retention.carrier_deleted': '164.310(d)(2)(i)',
+  'policy.changed': '164.308(a)(5)',
+  'policy.acknowledged': '164.308(a)(5)',
   'legal_hold.placed': '164.316(b)(2)(i)',
   'legal_hold.lifted': '164.316(b)(2)(i)',
   'risk.alert_raised': '164.308(a)(1)(ii)(D)',
@@ -100,6 +103,8 @@ export const AUDIT_ACTIONS = {
   'appointment.status_changed': '164.312(b)',
   'appointment.listed': '164.312(b)',
   'appointment.read': '164.312(b)',
+  'appointment.tasks_listed': '164.312(b)',
+  'appointment.task_done': '164.312(b)',
   'reminders.settings_changed': '164.312(b)',
   'campaign.created': '164.312(b)',
   'campaign.state_changed': '164.312(b)',

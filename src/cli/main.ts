@@ -82,7 +82,9 @@ async function serve(role: Role): Promise<void> {
     if (role !== 'worker') {
       const address = await rt.listen();
       log.info({ address, role }, 'tidings listening');
-      if (config.hl7) await rt.startHl7Listener(config.hl7.orgId, config.hl7.port);
+      if (config.hl7) {
+        await rt.startHl7Listener(config.hl7.orgId, config.hl7.port, config.hl7.facilities);
+      }
     } else {
       log.info({ role }, 'tidings worker running');
     }

@@ -78,6 +78,8 @@ const schema = z.object({
   TIDINGS_SECURE_LINK_TTL_HOURS: positiveInt.max(24 * 90).default(24 * 7),
   /** Requests per minute one client address may make to the patient portal (/s/…). */
   TIDINGS_PORTAL_RATE_LIMIT: positiveInt.max(10_000).default(60),
+  /** Requests per minute one client address may make to the carrier webhooks (/carriers/…). */
+  TIDINGS_CARRIER_WEBHOOK_RATE_LIMIT: positiveInt.max(1_000_000).default(6000),
   /** How often the worker's retention sweeper runs (docs/retention.md). */
   TIDINGS_RETENTION_SWEEP_MINUTES: positiveInt.max(7 * 24 * 60).default(60),
   /** How often the worker evaluates risk signals (docs/risk.md). */
@@ -95,6 +97,29 @@ const schema = z.object({
     .string()
     .regex(/^org_[a-z0-9]{26}$/, 'must be an organisation id (org_…)')
     .optional(),
+  /**
+   * Organisation by sending facility (MSH-4.1) on that listener, for an interface engine
+   * that forwards several clinics' feeds: `FACILITY_A=org_…,FACILITY_B=org_…`. A message
+   * from a facility not listed goes to HL7_MLLP_ORG, or is rejected (AR) without it.
+   */
+  HL7_MLLP_FACILITIES: z
+    .string()
+    .regex(
+      /^[^=,\s]+=org_[a-z0-9]{26}(,[^=,\s]+=org_[a-z0-9]{26})*$/,
+      'must be FACILITY=org_…[,FACILITY=org_…]',
+    )
+    .optional(),
+  /**
+   * Polling an EHR's FHIR R4 server for Appointments (issue 7; worker role): its base URL,
+   * the bearer token it wants, the organisation the appointments belong to, and how often.
+   */
+  FHIR_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  FHIR_BEARER_TOKEN: z.string().min(1).optional(),
+  FHIR_POLL_ORG: z
+    .string()
+    .regex(/^org_[a-z0-9]{26}$/, 'must be an organisation id (org_…)')
+    .optional(),
+  FHIR_POLL_SECONDS: positiveInt.max(24 * 60 * 60).default(300),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 
@@ -137,6 +162,8 @@ export interface Config {
   readonly secureLinkTtlHours: number;
   /** Requests per minute per client address to the patient portal. */
   readonly portalRateLimit: number;
+  /** Requests per minute per client address to the carrier webhooks. */
+  readonly carrierWebhookRateLimit: number;
   /** Minutes between retention sweeps (worker role). */
   readonly retentionSweepMinutes: number;
   /** Minutes between risk-signal evaluations (worker role). */
@@ -145,8 +172,26 @@ export interface Config {
   readonly backupPassphrase: string | undefined;
   /** Whether carrier webhooks trust X-Forwarded-Proto/-Host (TIDINGS_TRUST_PROXY). */
   readonly trustProxy: boolean;
-  /** The HL7 v2 MLLP listener `serve` starts (HL7_MLLP_PORT, HL7_MLLP_ORG), or undefined. */
-  readonly hl7: { readonly port: number; readonly orgId: string } | undefined;
+  /**
+   * The HL7 v2 MLLP listener `serve` starts (HL7_MLLP_PORT), or undefined: the organisation
+   * of each sending facility (HL7_MLLP_FACILITIES), and of every other (HL7_MLLP_ORG).
+   */
+  readonly hl7:
+    | {
+        readonly port: number;
+        readonly orgId: string | undefined;
+        readonly facilities: Readonly<Record<string, string>>;
+      }
+    | undefined;
+  /** FHIR Appointment polling the worker runs (FHIR_BASE_URL, FHIR_POLL_ORG …), or undefined. */
+  readonly fhirPoll:
+    | {
+        readonly baseUrl: string;
+        readonly bearerToken: string | undefined;
+        readonly orgId: string;
+        readonly intervalMs: number;
+      }
+    | undefined;
   readonly logLevel: LogLevel;
 }
 
@@ -155,6 +200,16 @@ export class ConfigError extends Error {
     super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
     this.name = 'ConfigError';
   }
+}
+
+/** `FACILITY_A=org_…,FACILITY_B=org_…` (already checked by the schema) as a record. */
+function parseFacilities(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of text.split(',').filter(Boolean)) {
+    const [facility, orgId] = pair.split('=') as [string, string];
+    out[facility] = orgId;
+  }
+  return out;
 }
 
 /** Validates an environment (default: `process.env`) and returns the typed configuration. */
@@ -171,8 +226,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const c = parsed.data;
-  if ((c.HL7_MLLP_PORT === undefined) !== (c.HL7_MLLP_ORG === undefined)) {
-    throw new ConfigError(['HL7_MLLP_PORT and HL7_MLLP_ORG: set both, or neither']);
+  const hl7Feeds = c.HL7_MLLP_ORG !== undefined || c.HL7_MLLP_FACILITIES !== undefined;
+  if ((c.HL7_MLLP_PORT === undefined) === hl7Feeds) {
+    throw new ConfigError([
+      'HL7_MLLP_PORT: set it with HL7_MLLP_ORG or HL7_MLLP_FACILITIES (or both), or none of them',
+    ]);
+  }
+  if ((c.FHIR_BASE_URL === undefined) !== (c.FHIR_POLL_ORG === undefined)) {
+    throw new ConfigError(['FHIR_BASE_URL and FHIR_POLL_ORG: set both, or neither']);
+  }
+  if (c.FHIR_BEARER_TOKEN !== undefined && c.FHIR_BASE_URL === undefined) {
+    throw new ConfigError(['FHIR_BEARER_TOKEN: only with FHIR_BASE_URL']);
   }
   if (c.TIDINGS_MASTER_KEY && c.TIDINGS_MASTER_KEY_FILE) {
     throw new ConfigError([
@@ -238,13 +302,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     frequencyCaps: c.TIDINGS_FREQUENCY_CAPS === 'on',
     secureLinkTtlHours: c.TIDINGS_SECURE_LINK_TTL_HOURS,
     portalRateLimit: c.TIDINGS_PORTAL_RATE_LIMIT,
+    carrierWebhookRateLimit: c.TIDINGS_CARRIER_WEBHOOK_RATE_LIMIT,
     retentionSweepMinutes: c.TIDINGS_RETENTION_SWEEP_MINUTES,
     riskCheckMinutes: c.TIDINGS_RISK_CHECK_MINUTES,
     backupPassphrase: c.TIDINGS_BACKUP_PASSPHRASE,
     trustProxy: c.TIDINGS_TRUST_PROXY === 'on',
     hl7:
-      c.HL7_MLLP_PORT !== undefined && c.HL7_MLLP_ORG !== undefined
-        ? Object.freeze({ port: c.HL7_MLLP_PORT, orgId: c.HL7_MLLP_ORG })
+      c.HL7_MLLP_PORT !== undefined
+        ? Object.freeze({
+            port: c.HL7_MLLP_PORT,
+            orgId: c.HL7_MLLP_ORG,
+            facilities: Object.freeze(parseFacilities(c.HL7_MLLP_FACILITIES ?? '')),
+          })
+        : undefined,
+    fhirPoll:
+      c.FHIR_BASE_URL !== undefined && c.FHIR_POLL_ORG !== undefined
+        ? Object.freeze({
+            baseUrl: c.FHIR_BASE_URL,
+            bearerToken: c.FHIR_BEARER_TOKEN,
+            orgId: c.FHIR_POLL_ORG,
+            intervalMs: c.FHIR_POLL_SECONDS * 1000,
+          })
         : undefined,
     logLevel: c.LOG_LEVEL,
   });

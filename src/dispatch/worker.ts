@@ -10,6 +10,7 @@
  * That window is one batch of in-flight submissions (docs/durability.md).
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db, Store } from '../store/index.js';
 import { GroupCommitter } from '../store/group-commit.js';
 import { appendAudit, SYSTEM_ACTOR, type AuditEntry } from '../audit/index.js';
@@ -103,8 +104,11 @@ interface Receipt {
   carrierMessageId: string;
   status: ReceiptStatus;
   errorCode?: string | undefined;
-  tries: number;
 }
+
+/** How often, and how long apart, a receipt that found no sent message is tried again. */
+const RECEIPT_RETRIES = 10;
+const RECEIPT_RETRY_MS = 500;
 
 /** Exponential backoff with jitter: a random delay in [½·d, d], d = base·2^(attempt−1). */
 export function backoffDelay(attempt: number, baseMs: number, maxMs: number): number {
@@ -255,7 +259,7 @@ export class DispatchWorker {
       if (capped !== undefined) return { kind: 'deferred', job, dueAt: capped };
       // Consent is checked again as late as possible: an opt-out committed while this
       // message waited (in the queue or for the rate limiter) stops it here.
-      if (this.consent && msg.kind === 'standard') {
+      if (this.consent && msg.kind !== 'consent_reply') {
         const [verdict] = await this.consent.check(this.store.db, [
           { orgId: job.orgId, toIndex: msg.toIndex, program: msg.program },
         ]);
@@ -501,38 +505,55 @@ export class DispatchWorker {
     return batch.map(() => undefined);
   }
 
+  /** The listener on every adapter's event stream: applies the event, logs a failure. */
   private onCarrierEvent(e: CarrierEvent): void {
-    switch (e.type) {
-      case 'receipt':
-        this.applyReceipt({
-          carrierMessageId: e.carrierMessageId,
-          status: e.status,
-          errorCode: e.errorCode,
-          tries: 0,
-        });
-        break;
-      case 'inbound':
-        this.messaging.receiveInbound(e).then(
-          (r) => {
-            this.metrics.inbound.inc();
-            if (!r) this.log.warn('inbound message for a number no organisation owns');
-          },
-          (err) => this.log.error({ err: errorSummary(err) }, 'storing inbound message failed'),
-        );
-        break;
-    }
+    this.applyCarrierEvent(e).catch((err: unknown) =>
+      this.log.error(
+        { err: errorSummary(err), event: e.type },
+        e.type === 'inbound' ? 'storing inbound message failed' : 'applying receipt failed',
+      ),
+    );
   }
 
-  private applyReceipt(r: Receipt): void {
-    this.receipts.submit(r).then(
-      (applied) => {
-        // A receipt can overtake the record of its submission: try again shortly.
-        if (!applied && r.tries < 10) {
-          setTimeout(() => this.applyReceipt({ ...r, tries: r.tries + 1 }), 500).unref();
-        }
-      },
-      (err) => this.log.error({ err: errorSummary(err) }, 'applying receipt failed'),
-    );
+  /**
+   * Applies one carrier event and resolves once it is committed — an inbound text stored
+   * (after the keyword engine saw it), a receipt applied to its message — so a carrier
+   * webhook answers only then, and a crash before that loses nothing the carrier thinks
+   * was delivered (docs/carriers.md). Rejects when the commit fails.
+   *
+   * Resolves `unmatched_receipt` when a receipt still finds no sent message with its id
+   * after the few seconds it is tried again (it can overtake the record of its submission):
+   * the webhook then asks the carrier to deliver it again. `unknown_number`: an inbound text
+   * to a number no organisation owns; `duplicate`: an inbound text already stored (the
+   * carrier delivered its webhook again).
+   */
+  async applyCarrierEvent(
+    e: CarrierEvent,
+  ): Promise<'applied' | 'duplicate' | 'unknown_number' | 'unmatched_receipt'> {
+    if (e.type === 'receipt') {
+      const r = { carrierMessageId: e.carrierMessageId, status: e.status, errorCode: e.errorCode };
+      return (await this.applyReceipt(r)) ? 'applied' : 'unmatched_receipt';
+    }
+    const r = await this.messaging.receiveInbound(e);
+    if (!r) {
+      this.log.warn('inbound message for a number no organisation owns');
+      return 'unknown_number';
+    }
+    if (r.duplicate) return 'duplicate';
+    this.metrics.inbound.inc();
+    return 'applied';
+  }
+
+  /**
+   * A receipt can overtake the record of its submission: it is tried again every
+   * RECEIPT_RETRY_MS, RECEIPT_RETRIES times, before it counts as unmatched.
+   */
+  private async applyReceipt(r: Receipt): Promise<boolean> {
+    for (let tries = 0; ; tries++) {
+      if (await this.receipts.submit(r)) return true;
+      if (tries >= RECEIPT_RETRIES) return false;
+      await sleep(RECEIPT_RETRY_MS, undefined, { ref: false });
+    }
   }
 
   private async commitReceipts(batch: Receipt[]): Promise<boolean[]> {

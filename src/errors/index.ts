@@ -174,6 +174,7 @@ export const ERRORS = {
     message: 'A variable would reveal health information in a text.',
   },
   appointment_not_found: { status: 404, message: 'No such appointment.' },
+  task_not_found: { status: 404, message: 'No such staff task.' },
   campaign_not_found: { status: 404, message: 'No such campaign.' },
   campaign_state_conflict: {
     status: 409,
@@ -182,6 +183,12 @@ export const ERRORS = {
   // Retention, legal holds, risk alerts, backups (issue 9).
   legal_hold_not_found: { status: 404, message: 'No such active legal hold.' },
   risk_alert_not_found: { status: 404, message: 'No such risk alert.' },
+  // Texting-policy acknowledgement (issue 9, workforce safeguard).
+  policy_not_set: { status: 404, message: 'The organisation has not set a texting policy yet.' },
+  policy_version_mismatch: {
+    status: 409,
+    message: 'The texting policy changed since it was read; read it again and acknowledge that.',
+  },
   backup_invalid: {
     status: 400,
     message: 'The file is not a Tidings backup, is damaged, or the key does not open it.',
@@ -202,6 +209,10 @@ export const ERRORS = {
   carrier_signature_invalid: {
     status: 403,
     message: 'The webhook is not signed by the carrier configured for this sender.',
+  },
+  carrier_event_not_recorded: {
+    status: 503,
+    message: 'The carrier event was not recorded; deliver it again later.',
   },
   internal_error: { status: 500, message: 'Something went wrong on our side.' },
   unavailable: { status: 503, message: 'The service is not ready.' },

@@ -29,6 +29,7 @@ export type IdPrefix =
   // Retention and risk (issue 9): legal hold, retention run, risk alert, backup record.
   | 'hold'
   | 'ret'
+  | 'pack'
   | 'ral'
   | 'bak'
   // Reminders (issue 7): appointment, reminder contact, reminder, staff task, campaign.

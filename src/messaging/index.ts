@@ -28,7 +28,9 @@ export {
   FINAL_MESSAGE_STATUSES,
   idFloorAt,
   redactBodiesBefore,
+  type CarrierCopy,
   type RedactBodiesRequest,
+  type RedactBodiesResult,
 } from './redact-bodies.js';
 
 export const PROGRAMS = ['care', 'billing', 'surveys', 'marketing'] as const;
@@ -74,6 +76,8 @@ export interface AcceptOptions {
   guard?: 'checked';
   /** The request hash an Idempotency-Key is bound to (a diverted send keeps the original's). */
   requestHash?: string;
+  /** `verification_code`: a portal code the patient asked for (see MESSAGE_KINDS). */
+  kind?: 'verification_code';
 }
 
 /** What the content guard did with a message's text. */
@@ -199,9 +203,12 @@ function isProgram(v: unknown): v is Program {
 
 /**
  * `standard`: everything clinics send. `consent_reply`: the answer to STOP, HELP or START,
- * which consent, quiet hours and caps never hold back.
+ * which consent, quiet hours and caps never hold back. `verification_code`: a one-time code
+ * the patient has just asked for in the portal, which quiet hours and caps never hold (the
+ * patient is waiting for it, and the notice that brought them there may have used the day's
+ * exemption allowance); consent still applies, at acceptance and at dispatch.
  */
-export const MESSAGE_KINDS = ['standard', 'consent_reply'] as const;
+export const MESSAGE_KINDS = ['standard', 'consent_reply', 'verification_code'] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 
 /** A message about to be committed, as the consent gate sees it. */
@@ -252,7 +259,7 @@ export interface MessagingOptions {
     program: Program;
     sendAt: number;
     /** A reply to STOP, HELP or START: never held (consent replies use enqueueSystemInTx). */
-    exempt?: 'consent_reply';
+    exempt?: Exclude<MessageKind, 'standard'>;
   }) => Promise<AcceptPlan>;
   /** The organisation's content-guard policy. Absent: the default, divert. */
   guardSettings?: (orgId: string) => Promise<GuardSettings>;
@@ -335,7 +342,13 @@ export class Messaging {
     }
 
     // Quiet hours: outside the recipient's window the message waits for the next opening.
-    const plan = await this.opts.sendRules?.({ orgId, to, program: req.program, sendAt });
+    const plan = await this.opts.sendRules?.({
+      orgId,
+      to,
+      program: req.program,
+      sendAt,
+      ...(options.kind ? { exempt: options.kind } : {}),
+    });
     if (plan) sendAt = plan.sendAt;
     const keyring = await this.keyrings.get(orgId);
     const id = newId('msg');
@@ -357,7 +370,7 @@ export class Messaging {
       failure_code: null,
       failure_reason: null,
       idempotency_key: key ?? null,
-      kind: 'standard',
+      kind: options.kind ?? 'standard',
       created_at: now,
       updated_at: now,
       sent_at: null,
@@ -990,13 +1003,18 @@ export class Messaging {
   /**
    * Records an inbound text: routed to the organisation owning the `to` number, stored
    * encrypted, audited, and announced by webhook. Returns null when no sender owns `to`.
+   *
+   * Once per carrier id: a carrier that delivers the same message again (a webhook retried
+   * after a lost answer) finds it stored — unique on (org, sender, carrier id) — and gets
+   * `duplicate: true`; it is neither audited, nor given to the keyword engine, nor announced
+   * a second time.
    */
   async receiveInbound(msg: {
     from: string;
     to: string;
     body: string;
     carrierMessageId?: string | undefined;
-  }): Promise<{ orgId: string; id: string } | null> {
+  }): Promise<{ orgId: string; id: string; duplicate?: true } | null> {
     const sender = await this.orgs.senderByNumber(msg.to);
     if (!sender) return null;
     const orgId = sender.orgId;
@@ -1004,8 +1022,9 @@ export class Messaging {
     const keyring = await this.keyrings.get(orgId);
     const id = newId('in');
     const now = Date.now();
-    await this.store.transaction(async (tx) => {
-      await tx
+    const carrierId = msg.carrierMessageId ?? null;
+    const stored = await this.store.transaction(async (tx) => {
+      const inserted = await tx
         .insertInto('inbound_messages')
         .values({
           org_id: orgId,
@@ -1015,10 +1034,21 @@ export class Messaging {
           from_enc: encrypt(keyring, rowAad(orgId, 'inbound_messages', id, 'from'), from),
           from_index: blindIndex(keyring, from),
           body_enc: encrypt(keyring, rowAad(orgId, 'inbound_messages', id, 'body'), msg.body),
-          carrier_message_id: msg.carrierMessageId ?? null,
+          carrier_message_id: carrierId,
           received_at: now,
         })
-        .execute();
+        .onConflict((oc) => oc.columns(['org_id', 'sender_id', 'carrier_message_id']).doNothing())
+        .executeTakeFirst();
+      if (carrierId !== null && Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) {
+        const first = await tx
+          .selectFrom('inbound_messages')
+          .select('id')
+          .where('org_id', '=', orgId)
+          .where('sender_id', '=', sender.id)
+          .where('carrier_message_id', '=', carrierId)
+          .executeTakeFirstOrThrow();
+        return { id: first.id, duplicate: true as const };
+      }
       await appendAudit(tx, this.store.dialect, [
         {
           orgId,
@@ -1046,8 +1076,9 @@ export class Messaging {
           now,
         );
       }
+      return { id };
     });
-    return { orgId, id };
+    return { orgId, ...stored };
   }
 
   /** One inbound message, decrypted (for webhook delivery and the API). */

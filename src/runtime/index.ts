@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
 import { Store } from '../store/index.js';
-import { ApiKeys, BreakGlass, Sessions, Users } from '../identity/index.js';
+import { ApiKeys, BreakGlass, PolicyAcks, Sessions, Users } from '../identity/index.js';
 import {
   KeyringService,
   Organisations,
@@ -48,6 +48,7 @@ import { errorSummary } from '../dispatch/index.js';
 import { parseTemplate } from '../templates/index.js';
 import { Reminders } from '../reminders/index.js';
 import { Hl7Listener } from '../integrations/hl7v2/index.js';
+import { FhirPoller } from '../integrations/fhir/index.js';
 import { Campaigns } from '../campaigns/index.js';
 
 export type Role = 'api' | 'worker' | 'all';
@@ -83,6 +84,7 @@ export class Runtime {
   readonly metrics: Metrics;
   readonly apiKeys: ApiKeys;
   readonly users: Users;
+  readonly policyAcks: PolicyAcks;
   readonly sessions: Sessions;
   readonly breakGlass: BreakGlass;
   readonly orgs: Organisations;
@@ -112,6 +114,7 @@ export class Runtime {
   readonly risk: RiskMonitor;
   private http: FastifyInstance | undefined;
   private hl7: Hl7Listener | undefined;
+  private fhirPoller: FhirPoller | undefined;
   private workersStarted = false;
 
   private constructor(
@@ -142,6 +145,7 @@ export class Runtime {
     this.apiKeys = new ApiKeys(store);
     this.orgs = new Organisations(store, keyrings, this.apiKeys, config.defaultMps, config.carrier);
     this.users = new Users(store, keyrings);
+    this.policyAcks = new PolicyAcks(store, (orgId) => this.users.list(orgId));
     this.sessions = new Sessions(
       store,
       this.users,
@@ -271,6 +275,11 @@ export class Runtime {
     const phoneIndex = subjectIndexOf(keyrings, { regions: config.sendRegions });
     this.retention = new Retention(store, keyrings, phoneIndex, log, this.metrics.registry, {
       sweepIntervalMs: config.retentionSweepMinutes * 60_000,
+      // Carrier copies of destroyed bodies are deleted through the sender's own adapter.
+      carrierFor: async (orgId, senderId) => {
+        const sender = (await this.orgs.senders(orgId)).find((s) => s.id === senderId);
+        return sender ? this.senderCarriers.forSender(sender) : null;
+      },
     });
     this.risk = new RiskMonitor(store, log, this.metrics.registry, {
       checkIntervalMs: config.riskCheckMinutes * 60_000,
@@ -347,6 +356,10 @@ export class Runtime {
     this.audit.startCheckpoints();
     this.retention.startSweeper();
     this.risk.startMonitor();
+    if (this.config.fhirPoll) {
+      this.fhirPoller = new FhirPoller(this.reminders, this.log, this.config.fhirPoll);
+      this.fhirPoller.startFhirPoller();
+    }
   }
 
   /** Starts the HTTP server on the configured host and port; returns its address. */
@@ -357,13 +370,23 @@ export class Runtime {
   }
 
   /**
-   * Starts the HL7 v2 MLLP listener for one organisation's feed (HL7_MLLP_PORT and
-   * HL7_MLLP_ORG, or `tidings hl7 listen`); returns the bound port.
+   * Starts the HL7 v2 MLLP listener (HL7_MLLP_PORT, or `tidings hl7 listen`) for one
+   * organisation's feed (HL7_MLLP_ORG) and/or several by sending facility
+   * (HL7_MLLP_FACILITIES); returns the bound port.
    */
-  async startHl7Listener(orgId: string, port: number): Promise<number> {
-    if (!(await this.orgs.get(orgId))) throw new AppError('not_found', 'No such organisation.');
+  async startHl7Listener(
+    orgId: string | undefined,
+    port: number,
+    facilities: Readonly<Record<string, string>> = {},
+  ): Promise<number> {
+    for (const id of [orgId, ...Object.values(facilities)]) {
+      if (id !== undefined && !(await this.orgs.get(id))) {
+        throw new AppError('not_found', 'No such organisation.');
+      }
+    }
     this.hl7 = new Hl7Listener(this.store, this.reminders, this.log, {
       orgId,
+      facilities,
       host: this.config.host,
       port,
     });
@@ -382,6 +405,7 @@ export class Runtime {
       await this.audit.stopCheckpoints();
       await this.retention.stopSweeper();
       await this.risk.stopMonitor();
+      await this.fhirPoller?.stopFhirPoller();
     }
     await this.simulator.close();
     await this.smpp?.close();

@@ -5,7 +5,7 @@
  * move to a database sharded by organisation needs no redesign. Append new migrations; never
  * edit one that has shipped.
  */
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 const m0001: Migration = {
   async up(db: Kysely<unknown>) {
@@ -800,6 +800,90 @@ const m0010: Migration = {
   },
 };
 
+/**
+ * The texting-policy acknowledgement (identity/policy-acks; 45 CFR 164.308(a)(5), security
+ * awareness and training): the organisation's policy text with a version that rises on each
+ * change, and every acknowledgement a user gave.
+ */
+const m0013: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('texting_policies')
+      .addColumn('org_id', 'text', (c) => c.primaryKey().references('organisations.id'))
+      .addColumn('version', 'integer', (c) => c.notNull())
+      .addColumn('body', 'text', (c) => c.notNull())
+      .addColumn('updated_by', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('policy_acks')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('version', 'integer', (c) => c.notNull())
+      .addColumn('acknowledged_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('policy_acks_pk', ['org_id', 'id'])
+      .execute();
+    await db.schema
+      .createIndex('policy_acks_user')
+      .on('policy_acks')
+      .columns(['org_id', 'user_id', 'acknowledged_at'])
+      .execute();
+  },
+};
+
+/**
+ * Carrier-side deletion (retention): each carrier copy of a message whose body the sweeper
+ * destroyed, asked of the carrier once (retried on later sweeps while it fails).
+ */
+const m0014: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('carrier_deletions')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('message_id', 'text', (c) => c.notNull())
+      .addColumn('sender_id', 'text', (c) => c.notNull())
+      .addColumn('carrier_message_id', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('attempts', 'integer', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('carrier_deletions_pk', ['org_id', 'kind', 'message_id'])
+      .execute();
+    await db.schema
+      .createIndex('carrier_deletions_status')
+      .on('carrier_deletions')
+      .columns(['org_id', 'status', 'message_id'])
+      .execute();
+  },
+};
+
+/**
+ * An inbound text is stored once per carrier id (Twilio MessageSid, Telnyx message id): a
+ * webhook the carrier delivers again finds its row. Copies stored before this migration keep
+ * their rows but lose the carrier id, all but the first, so the unique index can be built.
+ */
+const m0015: Migration = {
+  async up(db: Kysely<unknown>) {
+    await sql`
+      UPDATE inbound_messages SET carrier_message_id = NULL
+      WHERE carrier_message_id IS NOT NULL AND EXISTS (
+        SELECT 1 FROM inbound_messages o
+        WHERE o.org_id = inbound_messages.org_id
+          AND o.sender_id = inbound_messages.sender_id
+          AND o.carrier_message_id = inbound_messages.carrier_message_id
+          AND (o.received_at < inbound_messages.received_at
+            OR (o.received_at = inbound_messages.received_at AND o.id < inbound_messages.id)))
+    `.execute(db);
+    await db.schema
+      .createIndex('inbound_messages_carrier_id')
+      .on('inbound_messages')
+      .columns(['org_id', 'sender_id', 'carrier_message_id'])
+      .unique()
+      .execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
   '0002_identity': m0002,
@@ -813,6 +897,9 @@ export const migrations: Record<string, Migration> = {
   '0010_sender_carriers': m0010,
   '0011_reminders': m0011,
   '0012_retention_risk': m0012,
+  '0013_policy_acks': m0013,
+  '0014_carrier_deletions': m0014,
+  '0015_carrier_events': m0015,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -206,6 +206,7 @@ export interface InboundMessagesTable {
   from_enc: string;
   from_index: string;
   body_enc: string;
+  /** Unique per (org, sender) when set: a redelivered webhook is not stored twice. */
   carrier_message_id: string | null;
   received_at: number;
 }
@@ -318,6 +319,44 @@ export interface Database {
   risk_alerts: RiskAlertsTable;
   paused_senders: PausedSendersTable;
   backup_records: BackupRecordsTable;
+  texting_policies: TextingPoliciesTable;
+  policy_acks: PolicyAcksTable;
+  carrier_deletions: CarrierDeletionsTable;
+}
+
+/** Owned by identity (policy-acks): the organisation's texting policy, one row, versioned. */
+export interface TextingPoliciesTable {
+  org_id: string;
+  version: number;
+  /** The policy text (organisational, never PHI). */
+  body: string;
+  updated_by: string;
+  updated_at: number;
+}
+
+/** Owned by identity (policy-acks): each acknowledgement a user gave, by policy version. */
+export interface PolicyAcksTable {
+  org_id: string;
+  id: string;
+  user_id: string;
+  version: number;
+  acknowledged_at: number;
+}
+
+/**
+ * Owned by retention: a carrier's copy of a message whose body the sweeper destroyed, and
+ * whether the carrier was asked to delete it (`pending`, `deleted`, `unsupported`, `failed`).
+ */
+export interface CarrierDeletionsTable {
+  org_id: string;
+  /** `out` (messages) or `in` (inbound_messages). */
+  kind: string;
+  message_id: string;
+  sender_id: string;
+  carrier_message_id: string;
+  status: string;
+  attempts: number;
+  updated_at: number;
 }
 
 /**

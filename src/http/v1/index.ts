@@ -17,6 +17,7 @@ import { guardSettingsRoutes } from './settings-guard.js';
 import { retentionRoutes } from './retention.js';
 import { riskRoutes } from './risk.js';
 import { complianceRoutes } from './compliance.js';
+import { policyRoutes } from './policy.js';
 import { appointmentRoutes } from './appointments.js';
 import { campaignRoutes } from './campaigns.js';
 
@@ -36,6 +37,7 @@ export const routes: readonly RouteDef[] = [
   ...retentionRoutes,
   ...riskRoutes,
   ...complianceRoutes,
+  ...policyRoutes,
   ...appointmentRoutes,
   ...campaignRoutes,
 ];
