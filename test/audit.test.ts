@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import {
@@ -21,7 +21,7 @@ import {
   waitFor,
   type TestRuntime,
 } from './helpers.js';
-import { main } from '../src/cli/main.js';
+import { runCli, type CliRun as Run } from './cli-runner.js';
 import { Runtime } from '../src/runtime/index.js';
 import { appendAudit, hashEvent, SYSTEM_ACTOR, type Actor } from '../src/audit/index.js';
 import { checkpointMessage } from '../src/audit/verify.js';
@@ -41,12 +41,6 @@ const DIGITS_B = '6175550188';
 const BODY = 'Your appointment at Lakeside is confirmed';
 const N = 5;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 const CLI_VARS = [
   'NODE_ENV',
   'TIDINGS_DATA_DIR',
@@ -63,30 +57,14 @@ async function tidings(env: Record<string, string>, ...args: string[]): Promise<
   const saved = Object.fromEntries(CLI_VARS.map((v) => [v, process.env[v]]));
   for (const v of CLI_VARS) delete process.env[v];
   Object.assign(process.env, env);
-  const out: string[] = [];
-  const err: string[] = [];
-  const capture = (into: string[]) => (chunk: string | Uint8Array, a?: unknown, b?: unknown) => {
-    into.push(String(chunk));
-    const done = typeof a === 'function' ? a : typeof b === 'function' ? b : undefined;
-    if (done) queueMicrotask(() => (done as () => void)());
-    return true;
-  };
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation(capture(out));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation(capture(err));
-  process.exitCode = undefined;
   try {
-    await main(['node', 'tidings', ...args]);
+    return await runCli(...args);
   } finally {
-    o.mockRestore();
-    e.mockRestore();
     for (const v of CLI_VARS) {
       if (saved[v] === undefined) delete process.env[v];
       else process.env[v] = saved[v];
     }
   }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = undefined;
-  return { code, stdout: out.join(''), stderr: err.join('') };
 }
 
 interface Res {

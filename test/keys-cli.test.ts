@@ -7,9 +7,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from './helpers.js';
-import { main } from '../src/cli/main.js';
+import { runCli, type CliRun as Run } from './cli-runner.js';
 import { parseMasterKeyFile } from '../src/runtime/master-keys.js';
 
 const VARS = [
@@ -21,34 +21,7 @@ const VARS = [
   'TIDINGS_MASTER_KEY_FILE',
 ];
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function tidings(...args: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
-    out.push(String(c));
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
-    err.push(String(c));
-    return true;
-  });
-  process.exitCode = undefined;
-  try {
-    await main(['node', 'tidings', ...args]);
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = undefined;
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+const tidings = runCli;
 
 function json<T>(r: Run): T {
   expect(r.code, r.stderr).toBe(0);

@@ -7,9 +7,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from './helpers.js';
-import { main } from '../src/cli/main.js';
+import { runCli, type CliRun as Run } from './cli-runner.js';
 
 const VARS = [
   'NODE_ENV',
@@ -23,33 +23,8 @@ const VARS = [
 ];
 const PHONE = '+16175553001';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 async function tidings(...args: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
-    out.push(String(c));
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
-    err.push(String(c));
-    return true;
-  });
-  process.exitCode = undefined;
-  try {
-    await main(['node', 'tidings', ...args]);
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = undefined;
-  const r = { code, stdout: out.join(''), stderr: err.join('') };
+  const r = await runCli(...args);
   // `send` prints the message it queued; every command of this issue prints no number or body.
   if (args[0] !== 'send') {
     expect(r.stdout + r.stderr).not.toContain('6175553001');

@@ -4,10 +4,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestRuntime, type TestRuntime } from './helpers.js';
 import { SYSTEM_ACTOR } from '../src/audit/index.js';
-import { main } from '../src/cli/main.js';
+import { runCli } from './cli-runner.js';
 
 describe('reminders and campaigns from the CLI', () => {
   let t: TestRuntime;
@@ -37,26 +37,8 @@ describe('reminders and campaigns from the CLI', () => {
   });
 
   async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = '';
-    let err = '';
-    const o = vi.spyOn(process.stdout, 'write').mockImplementation((c) => {
-      out += String(c);
-      return true;
-    });
-    const e = vi.spyOn(process.stderr, 'write').mockImplementation((c) => {
-      err += String(c);
-      return true;
-    });
-    process.exitCode = undefined;
-    try {
-      await main(['node', 'tidings', ...args]);
-    } finally {
-      o.mockRestore();
-      e.mockRestore();
-    }
-    const code = Number(process.exitCode ?? 0);
-    process.exitCode = undefined;
-    return { code, out, err };
+    const r = await runCli(...args);
+    return { code: r.code, out: r.stdout, err: r.stderr };
   }
 
   it('lists scheduled reminders and previews an appointment', async () => {

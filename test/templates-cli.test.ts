@@ -2,10 +2,10 @@
  * `tidings template …` as an operator runs it, in-process (the CLI's own `main`), against the
  * same data directory as a running runtime.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestRuntime, type TestRuntime } from './helpers.js';
 import { SYSTEM_ACTOR } from '../src/audit/index.js';
-import { main } from '../src/cli/main.js';
+import { runCli } from './cli-runner.js';
 
 describe('templates from the CLI', () => {
   let t: TestRuntime;
@@ -27,26 +27,8 @@ describe('templates from the CLI', () => {
   });
 
   async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = '';
-    let err = '';
-    const o = vi.spyOn(process.stdout, 'write').mockImplementation((c) => {
-      out += String(c);
-      return true;
-    });
-    const e = vi.spyOn(process.stderr, 'write').mockImplementation((c) => {
-      err += String(c);
-      return true;
-    });
-    process.exitCode = undefined;
-    try {
-      await main(['node', 'tidings', ...args]);
-    } finally {
-      o.mockRestore();
-      e.mockRestore();
-    }
-    const code = Number(process.exitCode ?? 0);
-    process.exitCode = undefined;
-    return { code, out, err };
+    const r = await runCli(...args);
+    return { code: r.code, out: r.stdout, err: r.stderr };
   }
 
   it('creates, lists, shows, previews, updates and deletes a template', async () => {

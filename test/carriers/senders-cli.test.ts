@@ -3,10 +3,10 @@
  * CLI's own `main`) against a fresh database: carriers' settings are validated, credentials
  * are stored encrypted and never printed, and `--default` moves the default.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestRuntime, type TestRuntime } from '../helpers.js';
 import { SYSTEM_ACTOR } from '../../src/audit/index.js';
-import { main } from '../../src/cli/main.js';
+import { runCli } from '../cli-runner.js';
 
 describe('senders from the CLI', () => {
   let t: TestRuntime;
@@ -24,26 +24,8 @@ describe('senders from the CLI', () => {
   });
 
   async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = '';
-    let err = '';
-    const o = vi.spyOn(process.stdout, 'write').mockImplementation((c) => {
-      out += String(c);
-      return true;
-    });
-    const e = vi.spyOn(process.stderr, 'write').mockImplementation((c) => {
-      err += String(c);
-      return true;
-    });
-    process.exitCode = undefined;
-    try {
-      await main(['node', 'tidings', ...args]);
-    } finally {
-      o.mockRestore();
-      e.mockRestore();
-    }
-    const code = Number(process.exitCode ?? 0);
-    process.exitCode = undefined;
-    return { code, out, err };
+    const r = await runCli(...args);
+    return { code: r.code, out: r.stdout, err: r.stderr };
   }
 
   it('adds Twilio, Telnyx and SMPP senders; never prints a credential', async () => {
