@@ -94,6 +94,29 @@ for (const dialect of DIALECTS) {
       expect(late.every((r) => !r.ok && 'waitMs' in r)).toBe(true);
     });
 
+    it('lets a reservation that waited past the second join the newer one', async () => {
+      const sender = {
+        orgId: 'org_x',
+        id: 'snd_late',
+        mps: 1000,
+        dailyCap: null,
+        capTimeZone: null,
+      };
+      const l = new SegmentLimiter(store.db);
+      const now = 1_800_000_200_000;
+      expect(await l.reserve(sender, 1, now + 1000)).toEqual({ ok: true });
+      // Stamped in the second before: served from the newer second's slice, no new counter.
+      expect(await l.reserve(sender, 1, now + 999)).toEqual({ ok: true });
+      const rows = await store.db
+        .selectFrom('sender_usage')
+        .select(['period', 'used'])
+        .where('sender_id', '=', 'snd_late')
+        .execute();
+      expect(rows.map((r) => [r.period, Number(r.used)])).toEqual([
+        [`s:${(now + 1000) / 1000}`, 100],
+      ]);
+    });
+
     it('defers to the next day when the daily cap is spent', async () => {
       const sender = {
         orgId: 'org_x',

@@ -86,9 +86,12 @@ export class SegmentLimiter {
 
   /** Reserves `segments` for one message from `sender` at `now`. */
   async reserve(sender: LimitedSender, segments: number, now = Date.now()): Promise<Reservation> {
-    const second = Math.floor(now / 1000);
+    let second = Math.floor(now / 1000);
     for (;;) {
       let slice = this.slices.get(sender.id);
+      // A reservation that waited while the clock moved on joins the newer second rather than
+      // putting the older one back (which would throw away what the newer one had reserved).
+      if (slice && slice.second > second) second = slice.second;
       if (!slice || slice.second !== second) {
         slice = { second, left: 0, spent: false };
         this.slices.set(sender.id, slice);
