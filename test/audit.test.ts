@@ -339,6 +339,29 @@ describe.each(DIALECTS)('audit on %s', (dialect) => {
   });
 
   describe('verification detects tampering in the database', () => {
+    it('yet passes a chain that grows while it is being verified', async () => {
+      const { orgId } = await t.rt.orgs.create('Busy Clinic', ACTOR);
+      await appendN(orgId, 2500);
+      await t.rt.audit.checkpoint(orgId);
+      let writing = true;
+      const writer = (async () => {
+        while (writing) {
+          await appendN(orgId, 3);
+          await t.rt.audit.checkpoint(orgId);
+        }
+      })();
+      try {
+        for (let i = 0; i < 5; i++) {
+          const r = await t.rt.audit.verify({ orgId });
+          expect(r.firstBreak).toBeUndefined();
+          expect(r.events).toBeGreaterThanOrEqual(2500);
+        }
+      } finally {
+        writing = false;
+        await writer;
+      }
+    });
+
     const db = () => t.rt.store.db;
 
     async function rehashFrom(orgId: string, seq: number): Promise<void> {

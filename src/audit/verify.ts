@@ -203,89 +203,127 @@ function checkpointOf(r: {
   };
 }
 
-/** Re-computes every chain (or one) in the database; stops at the first break. */
+/** How often a chain that keeps growing while it is read is followed before stopping. */
+const MAX_ROUNDS = 5;
+
+/**
+ * Re-computes every chain (or one) in the database; stops at the first break.
+ *
+ * Works while other processes append: each organisation's checkpoints are read first, then
+ * its head, and only events up to that head are checked; if the head has moved on when
+ * they are done, the new events are checked too. A checkpoint beyond the head is a
+ * truncation (checkpoints are only signed over events that exist), and events beyond a
+ * head that did not move were written without it.
+ */
 export async function verifyAudit(
   db: Db,
   orgId?: string,
   opts: VerifyOptions = {},
 ): Promise<VerifyResult> {
-  let heads = db.selectFrom('audit_heads').select(['org_id', 'seq', 'hash']).orderBy('org_id');
-  if (orgId) heads = heads.where('org_id', '=', orgId);
-  const list = await heads.execute();
+  let orgs = db.selectFrom('audit_heads').select('org_id').orderBy('org_id');
+  if (orgId) orgs = orgs.where('org_id', '=', orgId);
+  const list = await orgs.execute();
   let events = 0;
   let checkpoints = 0;
   const from = Math.max(1, Math.floor(opts.fromSeq ?? 1));
-  for (const head of list) {
+  const result = (firstBreak?: AuditBreak): VerifyResult => ({
+    ok: firstBreak === undefined,
+    events,
+    organisations: list.length,
+    checkpoints,
+    ...(firstBreak ? { firstBreak } : {}),
+  });
+  const readHead = async (org: string) =>
+    db
+      .selectFrom('audit_heads')
+      .select(['seq', 'hash'])
+      .where('org_id', '=', org)
+      .executeTakeFirstOrThrow();
+  for (const { org_id: org } of list) {
+    const checkpointsFrom = async (lo: number, below?: number) =>
+      (
+        await db
+          .selectFrom('audit_checkpoints')
+          .selectAll()
+          .where('org_id', '=', org)
+          .where('seq', '>=', lo)
+          .$if(below !== undefined, (q) => q.where('seq', '<', below!))
+          .execute()
+      ).map(checkpointOf);
+    const cps = await checkpointsFrom(from);
+    let head = await readHead(org);
     // Starting beyond the end checks only what lies there: checkpoints (truncation).
     const fromSeq = Math.min(from, Number(head.seq) + 1);
-    const result = (firstBreak?: AuditBreak): VerifyResult => ({
-      ok: firstBreak === undefined,
-      events,
-      organisations: list.length,
-      checkpoints,
-      ...(firstBreak ? { firstBreak } : {}),
-    });
+    if (fromSeq < from) cps.push(...(await checkpointsFrom(fromSeq, from)));
     let prevHash: string | null = GENESIS_HASH;
     if (fromSeq > 1) {
       const before = await db
         .selectFrom('audit_events')
         .select('hash')
-        .where('org_id', '=', head.org_id)
+        .where('org_id', '=', org)
         .where('seq', '=', fromSeq - 1)
         .executeTakeFirst();
       prevHash = before?.hash ?? null;
     }
-    const cps = (
-      await db
-        .selectFrom('audit_checkpoints')
-        .selectAll()
-        .where('org_id', '=', head.org_id)
-        .where('seq', '>=', fromSeq)
-        .execute()
-    ).map(checkpointOf);
-    const keys = opts.keys ? await opts.keys(head.org_id) : null;
-    const v = new ChainVerifier(head.org_id, cps, keys, { seq: fromSeq, prevHash });
+    const keys = opts.keys ? await opts.keys(org) : null;
+    const v = new ChainVerifier(org, cps, keys, { seq: fromSeq, prevHash });
     let brk: AuditBreak | null = null;
-    for (;;) {
-      const page = await db
-        .selectFrom('audit_events')
-        .selectAll()
-        .where('org_id', '=', head.org_id)
-        .where('seq', '>=', v.nextSeq)
-        .orderBy('seq')
-        .limit(PAGE)
-        .execute();
-      for (const e of page) {
-        brk = v.push(e);
-        if (brk) break;
+    for (let round = 1; ; round++) {
+      const headSeq = Number(head.seq);
+      while (!brk && v.nextSeq <= headSeq) {
+        const page = await db
+          .selectFrom('audit_events')
+          .selectAll()
+          .where('org_id', '=', org)
+          .where('seq', '>=', v.nextSeq)
+          .where('seq', '<=', headSeq)
+          .orderBy('seq')
+          .limit(PAGE)
+          .execute();
+        for (const e of page) {
+          brk = v.push(e);
+          if (brk) break;
+        }
+        if (page.length < PAGE) break;
       }
-      if (brk || page.length < PAGE) break;
+      if (brk) break;
+      // The head must name the last event: events missing before it start the break.
+      const lastSeq = v.nextSeq - 1;
+      if (lastSeq < headSeq) {
+        brk = v.finish() ?? { orgId: org, seq: lastSeq + 1, reason: 'head_mismatch' };
+        break;
+      }
+      if (v.lastHash !== null && head.hash !== v.lastHash) {
+        brk = v.finish() ?? { orgId: org, seq: lastSeq, reason: 'head_mismatch' };
+        break;
+      }
+      let now = await readHead(org);
+      if (Number(now.seq) === headSeq) {
+        const beyond = await db
+          .selectFrom('audit_events')
+          .select('seq')
+          .where('org_id', '=', org)
+          .where('seq', '>', headSeq)
+          .limit(1)
+          .executeTakeFirst();
+        if (!beyond) break;
+        // An append commits its event and the head together: an event the head still does
+        // not cover was written without it.
+        now = await readHead(org);
+        if (Number(now.seq) === headSeq) {
+          brk = { orgId: org, seq: headSeq + 1, reason: 'head_mismatch' };
+          break;
+        }
+      }
+      if (round >= MAX_ROUNDS) break;
+      head = now;
     }
     events += v.events;
     checkpoints += v.checkpoints;
     brk ??= v.finish();
     if (brk) return result(brk);
-    // The head must name the last event: events beyond it, or missing before it, start at
-    // whichever ends first.
-    const lastSeq = v.nextSeq - 1;
-    const headSeq = Number(head.seq);
-    if (headSeq !== lastSeq) {
-      return result({
-        orgId: head.org_id,
-        seq: Math.min(headSeq, lastSeq) + 1,
-        reason: 'head_mismatch',
-      });
-    }
-    if (v.lastHash !== null && head.hash !== v.lastHash) {
-      return result({ orgId: head.org_id, seq: lastSeq, reason: 'head_mismatch' });
-    }
   }
-  return {
-    ok: true,
-    events,
-    organisations: list.length,
-    checkpoints,
-  };
+  return result();
 }
 
 /**
