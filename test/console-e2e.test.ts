@@ -11,65 +11,28 @@
  * 390 px) go to docs/images/console-*.png when TIDINGS_UPDATE_SCREENSHOTS=1.
  * Skipped, saying so, where /usr/bin/chromium is not installed (.ci/run installs it).
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { generateSync } from 'otplib';
+import type { Browser } from 'playwright-core';
 import { openTestRuntime, type TestRuntime } from './helpers.js';
+import {
+  BROWSER_HOOK_TIMEOUT,
+  axeViolations,
+  browserReady,
+  launchChromium,
+  openPage,
+  screenshotDir,
+  screenshots,
+  totp,
+} from './browser.js';
 import { SYSTEM_ACTOR } from '../src/audit/index.js';
-import { CONSOLE_DIR } from '../src/http/console.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
-const HAVE_CONSOLE = fs.existsSync(path.join(CONSOLE_DIR, 'index.html'));
-if (!HAVE_CHROMIUM) {
-  console.warn(
-    `[skipped] console end-to-end: ${CHROMIUM} is not installed (apt-get install chromium)`,
-  );
-} else if (!HAVE_CONSOLE) {
-  console.warn('[skipped] console end-to-end: the console is not built (npm run build)');
-}
-
+const READY = browserReady('console end-to-end', { console: true });
 const PHI_TEXT = 'Your A1C was 9.1, please increase your metformin';
 const PHONE = '+16175550142';
 const PASSWORD = 'lantern orchard pebble 42';
-const AXE_SOURCE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core'), 'utf8');
-const SHOTS = process.env.TIDINGS_UPDATE_SCREENSHOTS
-  ? path.resolve(import.meta.dirname, '..', 'docs', 'images')
-  : fs.mkdtempSync(path.join(os.tmpdir(), 'console-shots-'));
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE_VIEW = { width: 390, height: 844 };
+const SHOTS = screenshotDir('console');
 
-function totp(secret: string, offsetSteps = 0): string {
-  return generateSync({ secret, epoch: Math.floor(Date.now() / 1000) + offsetSteps * 30 });
-}
-
-/** Serious and critical axe-core violations on the page as it is now. */
-async function axeViolations(page: Page): Promise<string[]> {
-  // Evaluated through the DevTools protocol, which the page's CSP does not govern.
-  await page.evaluate(AXE_SOURCE);
-  const found = await page.evaluate<{ id: string; impact: string | null; nodes: number }[]>(
-    `axe.run(document, { resultTypes: ['violations'] }).then((r) =>
-       r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length })))`,
-  );
-  return found
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}, ${v.nodes} nodes)`);
-}
-
-/** Desktop and phone screenshots of the page as it is now. */
-async function screenshots(page: Page, name: string): Promise<void> {
-  await page.setViewportSize(DESKTOP);
-  await page.screenshot({ path: path.join(SHOTS, `console-${name}-desktop.png`), fullPage: true });
-  await page.setViewportSize(PHONE_VIEW);
-  await page.screenshot({ path: path.join(SHOTS, `console-${name}-phone.png`), fullPage: true });
-  await page.setViewportSize(DESKTOP);
-}
-
-describe.skipIf(!HAVE_CHROMIUM || !HAVE_CONSOLE)('staff console in headless Chromium', () => {
+describe.skipIf(!READY)('staff console in headless Chromium', () => {
   let t: TestRuntime;
   let base: string;
   let orgId: string;
@@ -99,40 +62,13 @@ describe.skipIf(!HAVE_CHROMIUM || !HAVE_CONSOLE)('staff console in headless Chro
       },
       SYSTEM_ACTOR,
     );
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-  }, 60_000);
+    browser = await launchChromium();
+  }, BROWSER_HOOK_TIMEOUT);
   afterAll(async () => {
     await browser?.close();
     await t?.cleanup();
-    if (!process.env.TIDINGS_UPDATE_SCREENSHOTS) fs.rmSync(SHOTS, { recursive: true, force: true });
+    SHOTS.discard();
   });
-
-  /** A fresh page that records third-party requests and CSP violations. */
-  async function openPage() {
-    const context = await browser.newContext({ viewport: DESKTOP });
-    const page = await context.newPage();
-    const thirdParty: string[] = [];
-    const cspViolations: string[] = [];
-    page.on('request', (r) => {
-      if (!r.url().startsWith(base)) thirdParty.push(r.url());
-    });
-    page.on('console', (m) => {
-      if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
-    });
-    return { context, page, thirdParty, cspViolations };
-  }
 
   it('serves the console with its CSP, and API answers with no-store', async () => {
     const page = await fetch(`${base}/console/compose`);
@@ -161,7 +97,7 @@ describe.skipIf(!HAVE_CHROMIUM || !HAVE_CONSOLE)('staff console in headless Chro
       SYSTEM_ACTOR,
     );
     expect(user.role).toBe('provider');
-    const { context, page, thirdParty, cspViolations } = await openPage();
+    const { context, page, thirdParty, cspViolations } = await openPage(browser, base);
 
     // The set-up link; its token is taken out of the address bar at once.
     await page.goto(`${base}/console/setup#token=${setupToken}`);
@@ -173,7 +109,7 @@ describe.skipIf(!HAVE_CHROMIUM || !HAVE_CONSOLE)('staff console in headless Chro
 
     // Sign in.
     expect(await axeViolations(page)).toEqual([]);
-    await screenshots(page, 'sign-in');
+    await screenshots(page, SHOTS.dir, 'console-sign-in');
     await page.getByLabel('E-mail address').fill('dr.lee@clinic.example');
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -210,7 +146,7 @@ describe.skipIf(!HAVE_CHROMIUM || !HAVE_CONSOLE)('staff console in headless Chro
       'diverted to the secure portal',
     );
     expect(await axeViolations(page)).toEqual([]);
-    await screenshots(page, 'compose');
+    await screenshots(page, SHOTS.dir, 'console-compose');
 
     await page.getByRole('button', { name: 'Send' }).click();
     await page.getByRole('heading', { name: /Sent securely/ }).waitFor();
@@ -240,7 +176,7 @@ describe.skipIf(!HAVE_CHROMIUM || !HAVE_CONSOLE)('staff console in headless Chro
     expect(await page.locator('table').last().textContent()).toContain('Newsletter form');
     expect(page.url()).toBe(`${base}/console/consent`);
     expect(await axeViolations(page)).toEqual([]);
-    await screenshots(page, 'consent');
+    await screenshots(page, SHOTS.dir, 'console-consent');
 
     // Nothing about the patient in the address bar or in browser storage.
     const stored = await page.evaluate<string>(
@@ -272,7 +208,7 @@ describe.skipIf(!HAVE_CHROMIUM || !HAVE_CONSOLE)('staff console in headless Chro
       SYSTEM_ACTOR,
     );
     await t.rt.users.completeSetup(setupToken, PASSWORD);
-    const { context, page } = await openPage();
+    const { context, page } = await openPage(browser, base);
     await page.clock.install();
     await page.goto(`${base}/console/compose`);
     await page.getByLabel('E-mail address').fill('audit@clinic.example');

@@ -11,17 +11,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { BROWSER_HOOK_TIMEOUT, browserReady, launchChromium } from './browser.js';
 import { openTestRuntime, waitFor, type TestRuntime } from './helpers.js';
 import { SYSTEM_ACTOR } from '../src/audit/index.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
-if (!HAVE_CHROMIUM) {
-  console.warn(
-    `[skipped] portal end-to-end: ${CHROMIUM} is not installed (apt-get install chromium)`,
-  );
-}
+const READY = browserReady('portal end-to-end');
 
 const SECRET = 'Your A1C was 9.1, please increase your metformin to 1000 mg twice a day.';
 const PHONE = '+16175550199';
@@ -32,7 +27,7 @@ const SHOTS = process.env.TIDINGS_UPDATE_SCREENSHOTS
 const SCREENSHOT = path.join(SHOTS, 'portal.png');
 const VERIFY_SCREENSHOT = path.join(SHOTS, 'portal-verify.png');
 
-describe.skipIf(!HAVE_CHROMIUM)('portal in headless Chromium', () => {
+describe.skipIf(!READY)('portal in headless Chromium', () => {
   let t: TestRuntime;
   let base: string;
   let apiKey: string;
@@ -54,20 +49,8 @@ describe.skipIf(!HAVE_CHROMIUM)('portal in headless Chromium', () => {
     ).apiKey;
     base = await t.rt.listen();
     t.rt.startWorkers();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-  }, 60_000);
+    browser = await launchChromium();
+  }, BROWSER_HOOK_TIMEOUT);
   afterAll(async () => {
     await browser?.close();
     await t?.cleanup();
