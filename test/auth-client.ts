@@ -2,6 +2,11 @@
  * A small HTTP client for tests of people's sessions: it keeps the session cookie and the
  * CSRF token the way a browser app would.
  */
+import { generateSync } from 'otplib';
+import type { Runtime } from '../src/runtime/index.js';
+import type { Role } from '../src/identity/access.js';
+import { SYSTEM_ACTOR } from '../src/audit/index.js';
+
 export interface Res<T = unknown> {
   status: number;
   headers: Headers;
@@ -58,4 +63,28 @@ export class SessionClient {
 
 export function errorCode(res: Res): string | undefined {
   return (res.json as { error?: { code?: string } } | null)?.error?.code;
+}
+
+/**
+ * A new user of `role` in `orgId`, signed in with TOTP enrolled, as a browser app would be:
+ * set-up link → password → sign-in → TOTP enrolment.
+ */
+export async function signedInUser(
+  rt: Runtime,
+  base: string,
+  orgId: string,
+  email: string,
+  role: Role,
+  password = 'correct horse battery staple 42',
+): Promise<{ client: SessionClient; userId: string }> {
+  const r = await rt.users.create(orgId, email, role, SYSTEM_ACTOR);
+  const client = new SessionClient(base);
+  const setup = await client.call('POST', '/v1/auth/setup', { token: r.setupToken, password });
+  if (setup.status !== 200) throw new Error(`setup: ${setup.status}`);
+  if ((await client.login(email, password)).status !== 200) throw new Error('login refused');
+  const start = await client.call<{ secret: string }>('POST', '/v1/auth/mfa/totp');
+  const code = generateSync({ secret: start.json.secret });
+  const done = await client.call('POST', '/v1/auth/mfa/totp/confirm', { code });
+  if (done.status !== 200) throw new Error(`totp: ${done.status}`);
+  return { client, userId: r.user.id };
 }

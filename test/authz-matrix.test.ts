@@ -92,9 +92,12 @@ describe('authorisation matrix', () => {
           ...(hasBody ? { body: '{}' } : {}),
         });
         const text = await res.text();
-        const code = text
-          ? ((JSON.parse(text) as { error?: { code?: string } }).error?.code ?? '')
-          : '';
+        // Downloads (e.g. the audit export, JSON Lines or CSV) are not one JSON document.
+        const isJson = res.headers.get('content-type')?.startsWith('application/json') ?? false;
+        const code =
+          text && isJson
+            ? ((JSON.parse(text) as { error?: { code?: string } }).error?.code ?? '')
+            : '';
         const want =
           expected === 'allow'
             ? 'not 401/403'

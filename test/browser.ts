@@ -9,7 +9,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import {
+  chromium,
+  type Browser,
+  type BrowserContext,
+  type Locator,
+  type Page,
+} from 'playwright-core';
 import { generateSync } from 'otplib';
 import { CONSOLE_DIR } from '../src/http/console.js';
 
@@ -118,7 +124,8 @@ export function totp(secret: string, offsetSteps = 0): string {
 
 /**
  * Signs a console user in through the sign-in page: password, then TOTP enrolment (first
- * time; returns the new secret) or a code from `secret`. Ends on the user's first page.
+ * time; returns the new secret) or a code from `secret`, then accepts the texting policy if
+ * it is due. Ends on the user's first page.
  */
 export async function signIn(
   page: Page,
@@ -132,13 +139,38 @@ export async function signIn(
   if (creds.secret) {
     await page.getByLabel('6-digit code').fill(totp(creds.secret, creds.step ?? 0));
     await page.getByRole('button', { name: 'Verify' }).click();
-    await page.getByRole('navigation', { name: 'Main' }).waitFor();
+    await acceptPolicyIfAsked(page);
     return creds.secret;
   }
   const secret = (await page.getByTestId('totp-secret').textContent())!;
   await page.getByLabel('6-digit code').fill(totp(secret));
   await page.getByRole('button', { name: 'Confirm' }).click();
   await page.getByRole('button', { name: 'I have saved my recovery codes' }).click();
-  await page.getByRole('navigation', { name: 'Main' }).waitFor();
+  await acceptPolicyIfAsked(page);
   return secret;
+}
+
+/**
+ * Waits for the first page after sign-in; when the organisation's texting policy is due
+ * (web/policy-gate), accepts it first.
+ */
+export async function acceptPolicyIfAsked(page: Page): Promise<void> {
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  const accept = page.getByRole('button', { name: 'I have read and accept' });
+  await nav.or(accept).first().waitFor();
+  if (await accept.isVisible()) await accept.click();
+  await nav.waitFor();
+}
+
+/**
+ * The text of `locator` once it contains `want`: a page changes after its request answers,
+ * so reading the text at once would race the update. Fails after `timeout` ms.
+ */
+export async function textOf(
+  locator: Locator,
+  want: string | RegExp,
+  timeout = 15_000,
+): Promise<string> {
+  await locator.filter({ hasText: want }).first().waitFor({ timeout });
+  return (await locator.first().textContent()) ?? '';
 }

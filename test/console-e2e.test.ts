@@ -128,7 +128,9 @@ describe.skipIf(!READY)('staff console in headless Chromium', () => {
     // Compose: a provider's pages.
     await page.getByRole('heading', { level: 1, name: 'Compose' }).waitFor();
     const nav = page.getByRole('navigation', { name: 'Main' });
-    expect(await nav.getByRole('link').allTextContents()).toEqual(['Compose', 'Consent']);
+    expect(await nav.getByRole('link').allTextContents()).toEqual(
+      expect.arrayContaining(['Compose', 'Consent']),
+    );
     expect(await page.title()).toBe('Compose · Tidings');
 
     await page.getByLabel('Recipient number').fill(PHONE);
@@ -160,8 +162,8 @@ describe.skipIf(!READY)('staff console in headless Chromium', () => {
     // A template with typed slots, previewed by the server.
     await page.getByLabel('Template').selectOption({ label: 'Visit reminder' });
     await page.getByLabel('firstName').fill('Ana');
-    await page.getByLabel('date').fill('2026-12-08');
-    await page.getByLabel('time').fill('14:30');
+    await page.getByLabel('date', { exact: true }).fill('2026-12-08');
+    await page.getByLabel('time', { exact: true }).fill('14:30');
     await page.getByRole('button', { name: 'Preview' }).click();
     await expect(page.locator('.preview').textContent()).resolves.toContain(
       'Hi Ana, your visit at Lakeside Clinic',
@@ -188,7 +190,7 @@ describe.skipIf(!READY)('staff console in headless Chromium', () => {
     expect(cspViolations).toEqual([]);
 
     // Sign out, and back in with a TOTP code.
-    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
     await expect(page.getByRole('status').textContent()).resolves.toContain('You signed out');
     expect((await context.request.get(`${base}/v1/auth/session`)).status()).toBe(401);
     await page.getByLabel('E-mail address').fill('dr.lee@clinic.example');
@@ -222,7 +224,9 @@ describe.skipIf(!READY)('staff console in headless Chromium', () => {
     // Compose is not offered; the address that asked for it lands on Consent.
     await page.getByRole('heading', { level: 1, name: 'Consent' }).waitFor();
     const nav = page.getByRole('navigation', { name: 'Main' });
-    expect(await nav.getByRole('link').allTextContents()).toEqual(['Consent']);
+    const links = await nav.getByRole('link').allTextContents();
+    expect(links).toContain('Consent');
+    expect(links).not.toContain('Compose');
     expect(page.url()).toBe(`${base}/console/consent`);
 
     // Idle: warned a minute before the organisation's 15 minutes, then signed out.

@@ -73,6 +73,9 @@ export async function openTestRuntime(opts: TestRuntimeOptions = {}): Promise<Te
     TIDINGS_DATA_DIR: dir,
     LOG_LEVEL: 'silent',
     TIDINGS_SIM_LATENCY_MS: '20',
+    // Servers in tests listen on loopback, each on a port of its own (files run in parallel).
+    HOST: '127.0.0.1',
+    PORT: '0',
     // Tests send at whatever hour they run, and many texts to one number: quiet hours and
     // frequency caps are off unless a test opts in (test/quiet-hours.test.ts, caps.test.ts).
     TIDINGS_QUIET_HOURS: 'off',

@@ -150,7 +150,7 @@ describe.each(DIALECTS)('FHIR polling on %s', (dialect) => {
     const port = (peer.server.address() as AddressInfo).port;
     peer.setBase(`http://127.0.0.1:${port}/fhir/`);
     const log = pino({ level: 'debug' }, { write: (l: string) => void logLines.push(l) });
-    poller = new FhirPoller(t.rt.reminders, log, {
+    poller = new FhirPoller(t.rt.store, t.rt.reminders, log, {
       baseUrl: `http://127.0.0.1:${port}/fhir`,
       bearerToken: TOKEN,
       orgId,
@@ -215,6 +215,15 @@ describe.each(DIALECTS)('FHIR polling on %s', (dialect) => {
 
     peer.seen.length = 0;
     await poller.pollOnce();
+    expect(peer.seen[0]!.query.get('_lastUpdated')).toBe('gt2026-12-07T12:00:00Z');
+
+    // After a restart, a new poller carries on from the stored position.
+    const restarted = new FhirPoller(t.rt.store, t.rt.reminders, pino({ level: 'silent' }), {
+      ...poller.opts,
+      baseUrl: `${poller.opts.baseUrl}/`,
+    });
+    peer.seen.length = 0;
+    await restarted.pollOnce();
     expect(peer.seen[0]!.query.get('_lastUpdated')).toBe('gt2026-12-07T12:00:00Z');
   });
 

@@ -142,6 +142,40 @@ describe.each(DIALECTS)('FHIR reminders on %s', (dialect) => {
     expect(after.reminders.map((r) => r.status)).toEqual(['canceled', 'canceled', 'canceled']);
   });
 
+  it('the same appointment arriving several times at once still gets one set of reminders', async () => {
+    const start = new Date(Date.now() + 6 * 24 * 3600_000).toISOString();
+    const b = bundle('visit-race', start);
+    // The bundle creates it with its patient; then ten copies of one move race (an engine
+    // resending): each would cancel the old reminders and plan the new ones.
+    expect((await call('POST', '/fhir', b)).status).toBe(200);
+    const moved = new Date(Date.parse(start) + 3600_000).toISOString();
+    const one = bundle('visit-race', moved).entry[1]!.resource;
+    const res = await Promise.all(
+      Array.from({ length: 10 }, () => call('PUT', '/fhir/Appointment/visit-race', one)),
+    );
+    expect(res.map((r) => r.status)).toEqual(Array(10).fill(200));
+    const got = await t.rt.reminders.get(orgId, 'fhir:visit-race', ACTOR);
+    const live = got.reminders.filter((r) => r.status === 'scheduled');
+    expect(live.map((r) => [r.offsetMinutes, r.sendAt])).toEqual(
+      [4320, 1440, 120].map((m) => [m, new Date(Date.parse(moved) - m * 60_000).toISOString()]),
+    );
+    expect(got.reminders.filter((r) => r.status === 'canceled')).toHaveLength(3);
+    // Across processes, the database refuses a second scheduled copy of one plan.
+    const row = await t.rt.store.db
+      .selectFrom('reminders')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('appointment_id', '=', got.appointment.id)
+      .where('status', '=', 'scheduled')
+      .executeTakeFirstOrThrow();
+    await expect(
+      t.rt.store.db
+        .insertInto('reminders')
+        .values({ ...row, id: `${row.id}x` })
+        .execute(),
+    ).rejects.toThrow(/unique/i);
+  });
+
   it('a C reply confirms the appointment', async () => {
     const start = new Date(Date.now() + 3 * 24 * 3600_000).toISOString();
     expect((await call('POST', '/fhir', bundle('visit-2', start))).status).toBe(200);

@@ -4,6 +4,8 @@
  * (MSH-4), ADT^A04/A08 creating and updating a patient's demographics, and the staff task a
  * reschedule reply leaves, listed and closed over the API. On SQLite and PostgreSQL.
  */
+import net from 'node:net';
+import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Message, type InboundResponse } from 'node-hl7-client';
 import { DateTime } from 'luxon';
@@ -12,6 +14,7 @@ import { announcePgSkip, DIALECTS, openTestRuntime, type TestRuntime } from './h
 import { Hl7Listener } from '../src/integrations/hl7v2/index.js';
 import { loadConfig, ConfigError } from '../src/config/index.js';
 import type { Actor } from '../src/audit/index.js';
+import { runCli } from './cli-runner.js';
 
 announcePgSkip('HL7 feeds');
 
@@ -291,4 +294,60 @@ describe.each(DIALECTS)('HL7 v2 feeds on %s', (dialect) => {
     ]);
     expect(audit.filter((a) => a.action === 'appointment.tasks_listed')).toHaveLength(2);
   });
+});
+
+describe('tidings hl7 listen --facilities', () => {
+  let t: TestRuntime;
+  const saved = { ...process.env };
+
+  beforeAll(async () => {
+    t = await openTestRuntime();
+    Object.assign(process.env, { NODE_ENV: 'test', TIDINGS_DATA_DIR: t.dir, LOG_LEVEL: 'silent' });
+  });
+  afterAll(async () => {
+    process.env = saved;
+    await t?.cleanup();
+  });
+
+  it('serves several organisations by sending facility, and refuses a bad mapping', async () => {
+    const north = (await t.rt.orgs.create('CLI North', ACTOR)).orgId;
+    const south = (await t.rt.orgs.create('CLI South', ACTOR)).orgId;
+    const free = net.createServer().listen(0, '127.0.0.1');
+    await once(free, 'listening');
+    const port = (free.address() as net.AddressInfo).port;
+    await new Promise((r) => free.close(r));
+
+    const run = runCli(
+      'hl7',
+      'listen',
+      '--facilities',
+      `NORTH=${north},SOUTH=${south}`,
+      '--port',
+      String(port),
+    );
+    const pid = 'PID|1||C1^^^X^MR||Doe^Jo||19900101|F|||||^PRN^CP^^1^617^5550170';
+    let ack: Message | undefined;
+    for (let i = 0; i < 100 && !ack; i++) {
+      ack = await send(port, siu('SOUTH', 'C-1', 'S300', pid)).catch(async () => {
+        await new Promise((r) => setTimeout(r, 100));
+        return undefined;
+      });
+    }
+    expect(ack?.get('MSA.1').toString()).toBe('AA');
+    const west = await send(port, siu('WEST', 'C-2', 'W300', pid));
+    expect(west.get('MSA.1').toString()).toBe('AR'); // no --org fallback
+    process.emit('SIGINT');
+    const r = await run;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`listening for HL7 v2 (MLLP) on 127.0.0.1:${port}`);
+    expect(await t.rt.reminders.exists(south, 'S300')).toBe(true);
+    expect(await t.rt.reminders.exists(north, 'S300')).toBe(false);
+
+    const bad = await runCli('hl7', 'listen', '--facilities', 'NORTH', '--port', String(port));
+    expect(bad.code).toBe(1); // commander's own exit code for an invalid option value
+    expect(bad.stderr).toContain('FACILITY=org_');
+    const none = await runCli('hl7', 'listen', '--port', String(port));
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('--org, --facilities');
+  }, 30_000);
 });

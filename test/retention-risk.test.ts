@@ -1,7 +1,8 @@
 /**
  * Retention and risk across parts, on SQLite and PostgreSQL: the sweeper destroys old bodies
  * and secure-message content while metadata, legal holds and the audit chain stay intact; a
- * critical risk alert pauses the sender in dispatch until an admin resumes it.
+ * critical risk alert pauses the sender in dispatch, or the campaign that caused it, until an
+ * admin resumes it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
@@ -172,7 +173,7 @@ describe.each(DIALECTS)('retention and risk on %s', (dialect) => {
     const alert = raised.find((a) => a.signal === 'opt_out_rate')!;
     expect(alert.severity).toBe('critical');
     expect(alert.figures).toMatchObject({ optOuts: 5, delivered: 60 });
-    expect(alert.explanation).toMatch(/5 recipients opted out/);
+    expect(alert.explanation).toMatch(/5 recipients of this organisation opted out/);
     expect(alert.pausedSenders.length).toBe(1);
     expect(await t.rt.risk.evaluate(o.orgId)).toEqual([]); // not raised twice
 
@@ -213,4 +214,133 @@ describe.each(DIALECTS)('retention and risk on %s', (dialect) => {
     expect(metrics).toMatch(/tidings_risk_signal\{signal="opt_out_rate"\}/);
     expect(metrics).toMatch(/tidings_retention_destroyed_total/);
   }, 60_000);
+
+  it('counts texts carriers filtered as spam or held back for caps, by their codes', async () => {
+    const o = await t.rt.orgs.create('Filtered Clinic', SYSTEM_ACTOR);
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      ids.push(
+        (await t.rt.send(o.orgId, ACTOR, { to: phone(300 + i), body: 'Hi', program: 'care' }))
+          .message.id,
+      );
+    }
+    await waitFor(async () => {
+      const ms = await Promise.all(ids.map((id) => t.rt.messaging.get(o.orgId, id, ACTOR)));
+      return ms.every((m) => m.status === 'delivered');
+    });
+    // As the Twilio and Telnyx adapters record them: a refusal's prefixed code in the
+    // reason, a receipt's bare code, a throttle retried to the end.
+    const outcome = (from: number, to: number, failure_code: string, failure_reason: string) =>
+      t.rt.store.db
+        .updateTable('messages')
+        .set({ status: 'failed', failure_code, failure_reason })
+        .where('org_id', '=', o.orgId)
+        .where('id', 'in', ids.slice(from, to))
+        .execute();
+    await outcome(0, 3, 'permanent', 'TWILIO_30007');
+    await outcome(3, 5, 'max_attempts', 'TELNYX_40002');
+    await outcome(5, 26, 'max_attempts', 'TWILIO_30023');
+    await outcome(26, 28, 'permanent', 'TWILIO_21602'); // not filtering
+    const raised = await t.rt.risk.evaluate(o.orgId);
+    expect(raised.find((a) => a.signal === 'carrier_filtering')).toMatchObject({
+      severity: 'warning',
+      figures: { count: 5 },
+      pausedSenders: [],
+    });
+    expect(raised.find((a) => a.signal === 'carrier_cap_errors')).toMatchObject({
+      figures: { count: 21 },
+    });
+    expect(await t.rt.metrics.registry.metrics()).toMatch(
+      /tidings_risk_signal\{signal="carrier_filtering"\} [1-9]/,
+    );
+  });
+
+  it('pauses the campaign that caused a critical opt-out rate, and resuming starts it again', async () => {
+    const o = await t.rt.orgs.create('Campaign Risk Clinic', SYSTEM_ACTOR);
+    await t.rt.templates.create(
+      o.orgId,
+      {
+        name: 'flu',
+        body: 'Flu shots this Saturday, 9 to 5. Reply STOP to opt out.',
+        program: 'care',
+      },
+      ACTOR,
+    );
+    // Texts outside the campaign keep the organisation's own rate under the critical line.
+    const other: string[] = [];
+    for (let i = 0; i < 150; i++) {
+      other.push(
+        (await t.rt.send(o.orgId, ACTOR, { to: phone(1000 + i), body: 'Hi', program: 'care' }))
+          .message.id,
+      );
+    }
+    const rows = Array.from({ length: 260 }, (_, i) => phone(2000 + i));
+    const c = await t.rt.campaigns.create(o.orgId, ACTOR, {
+      name: 'Flu Saturday',
+      template: 'flu',
+      csv: ['phone', ...rows].join('\n'),
+    });
+    const delivered = async (n: number) =>
+      waitFor(async () => {
+        const r = await t.rt.store.db
+          .selectFrom('messages')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('org_id', '=', o.orgId)
+          .where('status', '=', 'delivered')
+          .executeTakeFirst();
+        return Number(r?.n) >= n;
+      }, 30_000);
+
+    let raised: Awaited<ReturnType<typeof t.rt.risk.evaluate>> = [];
+    // After the first batch (250 texts) is out: 15 of its recipients opt out (6 %).
+    const paused = await t.rt.campaigns.run(o.orgId, c.id, ACTOR, async (p) => {
+      if (raised.length > 0) return;
+      expect(p.pending).toBe(10);
+      await delivered(400);
+      for (let i = 0; i < 15; i++) {
+        await t.rt.consent.record(
+          o.orgId,
+          { phone: rows[i]!, program: 'all', kind: 'opt_out_all', source: 'sms_keyword' },
+          ACTOR,
+        );
+      }
+      raised = await t.rt.risk.evaluate(o.orgId);
+    });
+    const alert = raised.find((a) => a.scope.type === 'campaign')!;
+    expect(alert).toMatchObject({
+      signal: 'opt_out_rate',
+      severity: 'critical',
+      scope: { type: 'campaign', id: c.id },
+      figures: { optOuts: 15, delivered: 250 },
+      pausedCampaigns: [c.id],
+      pausedSenders: [],
+    });
+    expect(alert.explanation).toContain('the campaign is paused');
+    // The organisation's rate (15 of 400, 3.75 %) is a warning: nothing else is paused.
+    const org = raised.find((a) => a.scope.type === 'organisation' && a.signal === 'opt_out_rate');
+    expect(org).toMatchObject({ severity: 'warning', pausedSenders: [] });
+    expect(paused.status).toBe('paused');
+    expect(paused.progress.pending).toBe(10);
+    expect((await t.rt.risk.alerts(o.orgId, { status: 'open' })).map((a) => a.id)).toContain(
+      alert.id,
+    );
+
+    await t.rt.risk.resume(o.orgId, alert.id, ACTOR);
+    await waitFor(async () => (await t.rt.campaigns.get(o.orgId, c.id)).status === 'completed');
+    expect((await t.rt.campaigns.get(o.orgId, c.id)).progress.pending).toBe(0);
+    const changes = await t.rt.store.db
+      .selectFrom('audit_events')
+      .select(['actor_type', 'details'])
+      .where('org_id', '=', o.orgId)
+      .where('action', '=', 'campaign.state_changed')
+      .orderBy('seq')
+      .execute();
+    const statusOf = (details: string) => (JSON.parse(details) as { status: string }).status;
+    expect(changes.map((e) => [e.actor_type, statusOf(e.details)])).toEqual([
+      ['cli', 'running'],
+      ['system', 'paused'],
+      ['cli', 'running'],
+      ['cli', 'completed'],
+    ]);
+  }, 90_000);
 });

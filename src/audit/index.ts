@@ -24,6 +24,7 @@ export const AUDIT_ACTIONS = {
   'apikey.revoked': '164.312(d)',
   'sender.created': '164.312(b)',
   'sender.updated': '164.312(b)',
+  'sender.deleted': '164.312(b)',
   /** A carrier kept failing: its messages moved to the organisation's secondary sender. */
   'carrier.failover': '164.312(b)',
   /** The primary carrier answered again: messages went back to it. */
@@ -65,6 +66,8 @@ export const AUDIT_ACTIONS = {
   'breakglass.ended': '164.312(a)(2)(ii)',
   'audit.read': '164.312(b)',
   'audit.exported': '164.312(b)',
+  /** Someone checked the organisation's chain from the console or API (the result is in details). */
+  'audit.verified': '164.312(c)(1)',
   'audit.disclosures_read': '164.528',
   'audit.signing_key_created': '164.312(c)(1)',
   // Secure messages and the patient portal (portal/).
@@ -108,6 +111,16 @@ export const AUDIT_ACTIONS = {
   'reminders.settings_changed': '164.312(b)',
   'campaign.created': '164.312(b)',
   'campaign.state_changed': '164.312(b)',
+  // Patients in the console (reminders/patient-contacts): searches, masked reads, reveals.
+  'contact.searched': '164.312(b)',
+  'contact.read': '164.312(b)',
+  'contact.revealed': '164.312(b)',
+  'campaign.list_checked': '164.312(b)',
+  // The staff inbox (conversations/): threads read, marked read, assigned.
+  'conversation.listed': '164.312(b)',
+  'conversation.read': '164.312(b)',
+  'conversation.marked_read': '164.312(b)',
+  'conversation.assigned': '164.312(b)',
 } as const;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;

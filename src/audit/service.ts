@@ -108,6 +108,32 @@ export class AuditService {
     });
   }
 
+  /**
+   * Verifies one organisation's chain and checkpoints for a person or key who asked (console,
+   * API), and records that they did (`audit.verified`, with the outcome and the first bad
+   * sequence number, if any). The record is appended after the check, so it never hides a
+   * break it could itself have caused.
+   */
+  async verifyFor(orgId: string, actor: Actor): Promise<VerifyResult> {
+    const result = await this.verify({ orgId });
+    await this.record({
+      orgId,
+      actor,
+      action: 'audit.verified',
+      targetType: 'audit_log',
+      targetId: orgId,
+      details: {
+        ok: result.ok,
+        events: result.events,
+        checkpoints: result.checkpoints,
+        ...(result.firstBreak
+          ? { breakSeq: result.firstBreak.seq, reason: result.firstBreak.reason }
+          : {}),
+      },
+    });
+    return result;
+  }
+
   publicKey(orgId: string): Promise<PublicKeyInfo> {
     return this.signingKeys.publicKey(orgId);
   }

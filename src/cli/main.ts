@@ -8,6 +8,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { Runtime, type Role } from '../runtime/index.js';
+import type { Sender } from '../orgs/index.js';
 import {
   addConfiguredSender,
   THROUGHPUT_PRESETS,
@@ -39,6 +40,17 @@ function positiveWhole(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number ≥ 1');
   return n;
+}
+
+/** One sender on one line: id, number, carrier, rate and roles (never credentials). */
+function senderLine(s: Sender): string {
+  const roles = [
+    s.isDefault && 'default',
+    s.isSecondary && 'secondary',
+    s.inPool && 'pool',
+    s.dailyCap !== null && `cap ${s.dailyCap}/day`,
+  ].filter(Boolean);
+  return `${s.id}  ${s.number}  ${s.carrier}  ${s.mps}/s${roles.map((r) => `  ${r}`).join('')}`;
 }
 
 /** An ISO 8601 time given on the command line, as epoch ms. */
@@ -385,16 +397,7 @@ export function buildCli(): Command {
     .action((o: { org: string; json?: boolean }) =>
       withRuntime(async (rt) => {
         const list = await rt.orgs.senders(o.org);
-        print(
-          Boolean(o.json),
-          list,
-          list
-            .map(
-              (s) =>
-                `${s.id}  ${s.number}  ${s.carrier}  ${s.mps}/s${s.isDefault ? '  default' : ''}`,
-            )
-            .join('\n') || '(none)',
-        );
+        print(Boolean(o.json), list, list.map(senderLine).join('\n') || '(none)');
       }),
     );
   sender
@@ -424,6 +427,7 @@ export function buildCli(): Command {
     .option('--base-url <url>', 'twilio, telnyx: API base URL')
     .option('--default', 'use it when a message names no sender')
     .option('--secondary', "fail over to it when another sender's carrier keeps failing")
+    .option('--pool', 'in the pool: messages naming no sender go from it, sticky per recipient')
     .option('--json', 'print JSON')
     .action(
       (o: {
@@ -443,15 +447,21 @@ export function buildCli(): Command {
         baseUrl?: string;
         default?: boolean;
         secondary?: boolean;
+        pool?: boolean;
         json?: boolean;
       }) =>
         withRuntime(async (rt) => {
-          const { json, org, default: isDefault, secondary, ...input } = o;
+          const { json, org, default: isDefault, secondary, pool, ...input } = o;
           const r = await addConfiguredSender(
             rt.orgs,
             rt.config.defaultMps,
             org,
-            { ...input, isDefault: Boolean(isDefault), isSecondary: Boolean(secondary) },
+            {
+              ...input,
+              isDefault: Boolean(isDefault),
+              isSecondary: Boolean(secondary),
+              inPool: Boolean(pool),
+            },
             CLI_ACTOR,
           );
           const hooks = Object.entries(r.webhooks)
@@ -460,25 +470,64 @@ export function buildCli(): Command {
           print(
             Boolean(json),
             { ...r.sender, webhooks: r.webhooks },
-            `${r.sender.id}  ${r.sender.number}  ${r.sender.carrier}${r.sender.isDefault ? '  default' : ''}${hooks}`,
+            `${senderLine(r.sender)}${hooks}`,
           );
         }),
     );
   sender
-    .command('set-mps')
-    .description("change a sender's rate limit (segments per second, shared by all workers)")
+    .command('update')
+    .description("change a sender's limits and roles (carrier settings: add a new sender)")
     .requiredOption('--org <orgId>', 'organisation id')
     .requiredOption('--id <senderId>', 'sender id (snd_…)')
-    .requiredOption('--mps <n>', 'segments per second', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1)
-        throw new InvalidArgumentError('must be a whole number ≥ 1');
-      return n;
-    })
-    .action((o: { org: string; id: string; mps: number }) =>
+    .option('--mps <n>', 'segments per second, shared by all workers', positiveWhole)
+    .option('--daily-cap <n>', 'segments per day, or "none"', (v) =>
+      v === 'none' ? null : positiveWhole(v),
+    )
+    .option('--cap-time-zone <zone>', 'IANA zone of the daily cap\'s midnight, or "none"')
+    .option('--default', 'use it when a message names no sender (and no pool applies)')
+    .option('--secondary', "fail over to it when another sender's carrier keeps failing")
+    .option('--no-secondary', 'no longer the failover sender')
+    .option('--pool', 'join the pool: messages naming no sender go from it, sticky per recipient')
+    .option('--no-pool', 'leave the pool')
+    .option('--json', 'print JSON')
+    .action(
+      (o: {
+        org: string;
+        id: string;
+        mps?: number;
+        dailyCap?: number | null;
+        capTimeZone?: string;
+        default?: boolean;
+        secondary?: boolean;
+        pool?: boolean;
+        json?: boolean;
+      }) =>
+        withRuntime(async (rt) => {
+          const s = await rt.orgs.updateSender(
+            o.org,
+            o.id,
+            {
+              mps: o.mps,
+              dailyCap: o.dailyCap,
+              capTimeZone: o.capTimeZone === 'none' ? null : o.capTimeZone,
+              isDefault: o.default ? true : undefined,
+              isSecondary: o.secondary,
+              inPool: o.pool,
+            },
+            CLI_ACTOR,
+          );
+          print(Boolean(o.json), s, senderLine(s));
+        }),
+    );
+  sender
+    .command('remove')
+    .description('remove a sender and its credentials (not the default; none of its texts waiting)')
+    .requiredOption('--org <orgId>', 'organisation id')
+    .requiredOption('--id <senderId>', 'sender id (snd_…)')
+    .action((o: { org: string; id: string }) =>
       withRuntime(async (rt) => {
-        const s = await rt.orgs.setSenderMps(o.org, o.id, o.mps, CLI_ACTOR);
-        print(false, null, `${s.id} now sends at most ${s.mps} segments per second`);
+        const s = await rt.removeSender(o.org, o.id, CLI_ACTOR);
+        print(false, null, `removed ${s.id} (${s.number})`);
       }),
     );
 

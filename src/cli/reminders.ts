@@ -7,11 +7,19 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { CommandDeps } from './deps.js';
 import type { ReminderView } from '../reminders/index.js';
+import { facilitiesSchema, parseFacilities } from '../config/index.js';
 
 function portOption(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a TCP port');
   return n;
+}
+
+function facilitiesOption(value: string): Record<string, string> {
+  if (!facilitiesSchema.safeParse(value).success) {
+    throw new InvalidArgumentError('FACILITY=org_…[,FACILITY=org_…]');
+  }
+  return parseFacilities(value);
 }
 
 function line(r: ReminderView): string {
@@ -85,12 +93,22 @@ export function addReminderCommands(cli: Command, d: CommandDeps): void {
   const hl7 = cli.command('hl7').description('HL7 v2 feeds');
   hl7
     .command('listen')
-    .description('accept SIU and ADT messages over MLLP for one organisation (until stopped)')
-    .requiredOption('--org <orgId>', 'organisation id')
+    .description(
+      'accept SIU and ADT messages over MLLP (until stopped), for one organisation or per sending facility',
+    )
+    .option('--org <orgId>', 'organisation of every message (or of facilities not listed)')
+    .option(
+      '--facilities <list>',
+      'organisation per sending facility (MSH-4): FACILITY=org_…[,FACILITY=org_…]',
+      facilitiesOption,
+    )
     .requiredOption('--port <port>', 'TCP port', portOption)
-    .action(async (o: { org: string; port: number }) => {
+    .action(async (o: { org?: string; facilities?: Record<string, string>; port: number }) => {
+      if (o.org === undefined && o.facilities === undefined) {
+        throw d.usage('give --org, --facilities, or both');
+      }
       await d.withRuntime(async (rt) => {
-        const port = await rt.startHl7Listener(o.org, o.port);
+        const port = await rt.startHl7Listener(o.org, o.port, o.facilities);
         process.stderr.write(`listening for HL7 v2 (MLLP) on ${rt.config.host}:${port}\n`);
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);

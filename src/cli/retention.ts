@@ -7,6 +7,10 @@ import type { Command } from 'commander';
 import type { CommandDeps } from './deps.js';
 import { HOLD_SCOPES, type HoldScope } from '../retention/index.js';
 import { complianceReport } from '../compliance/index.js';
+import type { RiskAlertView } from '../risk/index.js';
+
+/** What an alert paused, for one line of output. */
+const paused = (a: RiskAlertView) => [...a.pausedSenders, ...a.pausedCampaigns].join(', ');
 
 function intOption(v: string): number {
   const n = Number(v);
@@ -149,7 +153,7 @@ export function addRetentionCommands(cli: Command, d: CommandDeps): void {
           list
             .map(
               (a) =>
-                `${a.id}  ${a.severity}  ${a.signal}  ${a.scope.type}:${a.scope.id}  ${a.status}${a.pausedSenders.length ? `  paused ${a.pausedSenders.join(',')}` : ''}\n  ${a.explanation}`,
+                `${a.id}  ${a.severity}  ${a.signal}  ${a.scope.type}:${a.scope.id}  ${a.status}${paused(a) ? `  paused ${paused(a)}` : ''}\n  ${a.explanation}`,
             )
             .join('\n') || '(none)',
         );
@@ -178,11 +182,7 @@ export function addRetentionCommands(cli: Command, d: CommandDeps): void {
     .action((o: { org: string; alert: string }) =>
       d.withRuntime(async (rt) => {
         const a = await rt.risk.resume(o.org, o.alert, d.actor);
-        d.print(
-          false,
-          a,
-          `alert ${a.id} resolved; senders resumed: ${a.pausedSenders.join(', ') || 'none'}`,
-        );
+        d.print(false, a, `alert ${a.id} resolved; resumed: ${paused(a) || 'none'}`);
       }),
     );
 

@@ -24,6 +24,14 @@ function parseQuietWindow(v: string): { start: number; end: number } | null {
 }
 
 /** Each variable, its default, and what it accepts. README's configuration table mirrors it. */
+/** HL7_MLLP_FACILITIES and `tidings hl7 listen --facilities`. */
+export const facilitiesSchema = z
+  .string()
+  .regex(
+    /^[^=,\s]+=org_[a-z0-9]{26}(,[^=,\s]+=org_[a-z0-9]{26})*$/,
+    'must be FACILITY=org_…[,FACILITY=org_…]',
+  );
+
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: port.default(3000),
@@ -102,13 +110,7 @@ const schema = z.object({
    * that forwards several clinics' feeds: `FACILITY_A=org_…,FACILITY_B=org_…`. A message
    * from a facility not listed goes to HL7_MLLP_ORG, or is rejected (AR) without it.
    */
-  HL7_MLLP_FACILITIES: z
-    .string()
-    .regex(
-      /^[^=,\s]+=org_[a-z0-9]{26}(,[^=,\s]+=org_[a-z0-9]{26})*$/,
-      'must be FACILITY=org_…[,FACILITY=org_…]',
-    )
-    .optional(),
+  HL7_MLLP_FACILITIES: facilitiesSchema.optional(),
   /**
    * Polling an EHR's FHIR R4 server for Appointments (issue 7; worker role): its base URL,
    * the bearer token it wants, the organisation the appointments belong to, and how often.
@@ -203,7 +205,8 @@ export class ConfigError extends Error {
 }
 
 /** `FACILITY_A=org_…,FACILITY_B=org_…` (already checked by the schema) as a record. */
-function parseFacilities(text: string): Record<string, string> {
+/** Sending facility → organisation: `FACILITY_A=org_…,FACILITY_B=org_…`. */
+export function parseFacilities(text: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const pair of text.split(',').filter(Boolean)) {
     const [facility, orgId] = pair.split('=') as [string, string];

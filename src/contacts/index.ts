@@ -1,6 +1,7 @@
 /**
  * @module contacts
- * Patients and staff recipients. For now: phone number normalisation.
+ * Patients and staff recipients: phone number normalisation, and how a patient's details are
+ * masked until revealed.
  */
 export {
   formatDisplayPhone,
@@ -9,3 +10,4 @@ export {
   normaliseReportedPhone,
   type PhonePolicy,
 } from './phone.js';
+export { foldName, maskDateOfBirth, maskName, maskPhone, nameMatches } from './mask.js';

@@ -205,6 +205,14 @@ export const ERRORS = {
     status: 409,
     message: 'That number is already a sender (of this or another organisation).',
   },
+  sender_is_default: {
+    status: 409,
+    message: 'This is the default sender: make another sender the default first.',
+  },
+  sender_in_use: {
+    status: 409,
+    message: 'Texts from this sender are waiting to be sent; remove it once they have gone.',
+  },
   invalid_carrier_settings: { status: 400, message: 'The carrier settings are not valid.' },
   carrier_signature_invalid: {
     status: 403,

@@ -161,6 +161,33 @@ export class PolicyAcks {
     });
   }
 
+  /**
+   * One user's standing with the current policy: their latest acknowledgement and whether it
+   * is due (none of the current text within the last year). Null when no policy is set.
+   */
+  async standing(
+    orgId: string,
+    userId: string,
+  ): Promise<{ acknowledgedAt: string | null; dueAt: string | null; due: boolean } | null> {
+    const policy = await this.get(orgId);
+    if (!policy) return null;
+    const a = await this.store.db
+      .selectFrom('policy_acks')
+      .select(['version', 'acknowledged_at'])
+      .where('org_id', '=', orgId)
+      .where('user_id', '=', userId)
+      .orderBy('acknowledged_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    if (!a) return { acknowledgedAt: null, dueAt: null, due: true };
+    const at = Number(a.acknowledged_at);
+    return {
+      acknowledgedAt: iso(at),
+      dueAt: iso(at + POLICY_ACK_VALID_MS),
+      due: Number(a.version) !== policy.version || at + POLICY_ACK_VALID_MS <= this.now(),
+    };
+  }
+
   /** Every active user's acknowledgement state, overdue first. */
   async statuses(orgId: string): Promise<{ version: number | null; users: PolicyAckStatus[] }> {
     const now = this.now();

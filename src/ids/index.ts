@@ -37,7 +37,9 @@ export type IdPrefix =
   | 'rcn'
   | 'rem'
   | 'tsk'
-  | 'cmp';
+  | 'cmp'
+  // Staff inbox (issue 8): conversation.
+  | 'cnv';
 
 export function newId(prefix: IdPrefix): string {
   return `${prefix}_${next().toLowerCase()}`;

@@ -25,6 +25,13 @@ import { categoriesOf, scan, type Category, type GuardSettings } from '../conten
 
 export { countSegments, type Encoding, type SegmentInfo } from './segments.js';
 export {
+  textActivity,
+  textThread,
+  type TextActivity,
+  type ThreadInbound,
+  type ThreadOutbound,
+} from './conversation-activity.js';
+export {
   FINAL_MESSAGE_STATUSES,
   idFloorAt,
   redactBodiesBefore,
@@ -32,6 +39,14 @@ export {
   type RedactBodiesRequest,
   type RedactBodiesResult,
 } from './redact-bodies.js';
+export {
+  dailyStatusCounts,
+  sendersUsed,
+  DAY_MS,
+  type DailyCountRange,
+  type DailyStatusCount,
+  type SenderSeen,
+} from './daily-counts.js';
 
 export const PROGRAMS = ['care', 'billing', 'surveys', 'marketing'] as const;
 export type Program = (typeof PROGRAMS)[number];
@@ -323,7 +338,7 @@ export class Messaging {
       sendAt = Math.max(t, now);
     }
     const to = normalisePhone(req.to, this.opts.phone);
-    const sender = await this.orgs.resolveSender(orgId, req.from);
+    const sender = await this.orgs.resolveSender(orgId, req.from, to);
     const requestHash =
       options.requestHash ??
       sha256Hex(JSON.stringify([to, req.body, req.program, sender.id, req.sendAt ?? null]));

@@ -3,7 +3,7 @@
  * Organisations (the tenants), their senders (the numbers they text from) and their webhook
  * settings. Owns `organisations`, `senders` and, through the keyring service, `org_keys`.
  */
-import { randomBytes, randomInt } from 'node:crypto';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import type { Db, Store } from '../store/index.js';
 import type { OrganisationsTable, SendersTable } from '../store/schema.js';
@@ -38,6 +38,22 @@ export interface Sender {
   capTimeZone: string | null;
   /** Messages fail over to this sender when their own sender's carrier keeps failing. */
   isSecondary: boolean;
+  /**
+   * In the organisation's pool: a message that names no sender goes out from one of the
+   * pool's senders, always the same one for a recipient (sticky sender).
+   */
+  inPool: boolean;
+}
+
+/** What `updateSender` may change (carrier settings are replaced by adding a new sender). */
+export interface SenderChanges {
+  mps?: number | undefined;
+  dailyCap?: number | null | undefined;
+  capTimeZone?: string | null | undefined;
+  /** Only `true`: another sender becomes the default by being made it. */
+  isDefault?: true | undefined;
+  isSecondary?: boolean | undefined;
+  inPool?: boolean | undefined;
 }
 
 /** A new sender; the carrier settings are JSON validated by carriers/sender-config. */
@@ -51,6 +67,7 @@ export interface NewSender {
   capTimeZone?: string | null | undefined;
   isDefault: boolean;
   isSecondary?: boolean | undefined;
+  inPool?: boolean | undefined;
   /** What the audit event may say about the settings (nothing secret). */
   details: AuditDetails;
 }
@@ -128,6 +145,7 @@ export class Organisations {
             dailyCap: null,
             capTimeZone: null,
             isSecondary: false,
+            inPool: false,
           };
           await tx
             .insertInto('senders')
@@ -138,6 +156,7 @@ export class Organisations {
               carrier: sender.carrier,
               mps: sender.mps,
               is_default: 1,
+              in_pool: 0,
               created_at: now,
             })
             .execute();
@@ -388,19 +407,64 @@ export class Organisations {
     return senders;
   }
 
-  /** Changes a sender's rate limit (segments per second, across all workers: dispatch/segment-limit). */
-  async setSenderMps(orgId: string, senderId: string, mps: number, actor: Actor): Promise<Sender> {
-    if (!Number.isInteger(mps) || mps < 1 || mps > 10_000) {
-      throw new AppError('validation_failed', 'mps must be a whole number from 1 to 10000.');
-    }
+  /**
+   * Changes a sender's limits and roles: its rate (segments per second, across all workers:
+   * dispatch/segment-limit), daily cap, default, secondary, pool. Audited (`sender.updated`,
+   * with what changed).
+   */
+  async updateSender(
+    orgId: string,
+    senderId: string,
+    changes: SenderChanges,
+    actor: Actor,
+  ): Promise<Sender> {
+    const current = (await this.senders(orgId)).find((x) => x.id === senderId);
+    if (!current) throw new AppError('not_found', 'No such sender.');
+    const next = {
+      mps: changes.mps ?? current.mps,
+      dailyCap: changes.dailyCap === undefined ? current.dailyCap : changes.dailyCap,
+      capTimeZone: changes.capTimeZone === undefined ? current.capTimeZone : changes.capTimeZone,
+    };
+    checkSenderLimits(next);
+    const set = {
+      mps: next.mps,
+      daily_cap: next.dailyCap,
+      cap_time_zone: next.capTimeZone,
+      ...(changes.isDefault ? { is_default: 1 } : {}),
+      ...(changes.isSecondary !== undefined ? { is_secondary: changes.isSecondary ? 1 : 0 } : {}),
+      ...(changes.inPool !== undefined ? { in_pool: changes.inPool ? 1 : 0 } : {}),
+    };
+    const details = Object.fromEntries(
+      Object.entries({
+        mps: changes.mps,
+        dailyCap: changes.dailyCap,
+        capTimeZone: changes.capTimeZone,
+        default: changes.isDefault,
+        secondary: changes.isSecondary,
+        pool: changes.inPool,
+      }).filter(([, v]) => v !== undefined),
+    ) as AuditDetails;
     await this.store.transaction(async (tx) => {
-      const res = await tx
+      // One default and one secondary per organisation.
+      for (const [flag, col] of [
+        [changes.isDefault, 'is_default'],
+        [changes.isSecondary, 'is_secondary'],
+      ] as const) {
+        if (flag) {
+          await tx
+            .updateTable('senders')
+            .set({ [col]: 0 })
+            .where('org_id', '=', orgId)
+            .where('id', '!=', senderId)
+            .execute();
+        }
+      }
+      await tx
         .updateTable('senders')
-        .set({ mps })
+        .set(set)
         .where('org_id', '=', orgId)
         .where('id', '=', senderId)
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) === 0) throw new AppError('not_found', 'No such sender.');
+        .execute();
       await appendAudit(tx, this.store.dialect, [
         {
           orgId,
@@ -408,13 +472,52 @@ export class Organisations {
           action: 'sender.updated',
           targetType: 'sender',
           targetId: senderId,
-          details: { mps },
+          details,
         },
       ]);
     });
     this.senderCache.delete(orgId);
-    const sender = (await this.senders(orgId)).find((s) => s.id === senderId);
+    const sender = (await this.senders(orgId)).find((x) => x.id === senderId);
     if (!sender) throw new AppError('not_found', 'No such sender.');
+    return sender;
+  }
+
+  /**
+   * Removes a sender and its carrier credentials. Refused for the default sender (make
+   * another the default first) and while texts from it wait to be sent; its past messages
+   * keep their number. Audited (`sender.deleted`).
+   */
+  async removeSender(orgId: string, senderId: string, actor: Actor): Promise<Sender> {
+    const sender = (await this.senders(orgId)).find((x) => x.id === senderId);
+    if (!sender) throw new AppError('not_found', 'No such sender.');
+    if (sender.isDefault) throw new AppError('sender_is_default');
+    await this.store.transaction(async (tx) => {
+      const waiting = await tx
+        .selectFrom('messages')
+        .select('id')
+        .where('org_id', '=', orgId)
+        .where('sender_id', '=', senderId)
+        .where('status', 'in', ['queued', 'sending'])
+        .limit(1)
+        .executeTakeFirst();
+      if (waiting) throw new AppError('sender_in_use');
+      await tx
+        .deleteFrom('senders')
+        .where('org_id', '=', orgId)
+        .where('id', '=', senderId)
+        .execute();
+      await appendAudit(tx, this.store.dialect, [
+        {
+          orgId,
+          actor,
+          action: 'sender.deleted',
+          targetType: 'sender',
+          targetId: senderId,
+          details: { carrier: sender.carrier },
+        },
+      ]);
+    });
+    this.senderCache.delete(orgId);
     return sender;
   }
 
@@ -427,17 +530,9 @@ export class Organisations {
     if (!E164.test(input.number)) {
       throw new AppError('validation_failed', 'The number must be in E.164 form (+ and digits).');
     }
-    if (!Number.isInteger(input.mps) || input.mps < 1 || input.mps > 10_000) {
-      throw new AppError('validation_failed', 'mps must be a whole number from 1 to 10000.');
-    }
     const cap = input.dailyCap ?? null;
-    if (cap !== null && (!Number.isInteger(cap) || cap < 1)) {
-      throw new AppError('validation_failed', 'The daily cap must be a whole number ≥ 1.');
-    }
     const zone = input.capTimeZone ?? null;
-    if (zone !== null && !validTimeZone(zone)) {
-      throw new AppError('validation_failed', 'The cap time zone must be an IANA zone name.');
-    }
+    checkSenderLimits({ mps: input.mps, dailyCap: cap, capTimeZone: zone });
     const keyring = await this.keyrings.get(orgId);
     const sender: Sender = {
       id: newId('snd'),
@@ -449,6 +544,7 @@ export class Organisations {
       dailyCap: cap,
       capTimeZone: zone,
       isSecondary: input.isSecondary ?? false,
+      inPool: input.inPool ?? false,
     };
     try {
       await this.store.transaction(async (tx) => {
@@ -484,6 +580,7 @@ export class Organisations {
             daily_cap: cap,
             cap_time_zone: zone,
             is_secondary: sender.isSecondary ? 1 : 0,
+            in_pool: sender.inPool ? 1 : 0,
           })
           .execute();
         await appendAudit(
@@ -501,6 +598,7 @@ export class Organisations {
                 carrier: input.carrier,
                 default: input.isDefault,
                 secondary: sender.isSecondary,
+                pool: sender.inPool,
               },
             },
           ],
@@ -541,14 +639,21 @@ export class Organisations {
     return r ? toSender(r) : null;
   }
 
-  /** The sender to use: the one with number `from`, or the default. */
-  async resolveSender(orgId: string, from: string | undefined): Promise<Sender> {
+  /**
+   * The sender to use: the one with number (or id) `from`; else, when the organisation has
+   * a pool, the pool's sender for this recipient (sticky: rendezvous hashing keeps each
+   * recipient on one number, and moves only the recipients of a sender that leaves the
+   * pool); else the default.
+   */
+  async resolveSender(orgId: string, from: string | undefined, to?: string): Promise<Sender> {
     const senders = await this.senders(orgId);
     if (from !== undefined) {
       const s = senders.find((x) => x.number === from || x.id === from);
       if (!s) throw new AppError('unknown_sender');
       return s;
     }
+    const pool = to === undefined ? [] : senders.filter((x) => x.inPool);
+    if (pool.length > 0) return stickySender(pool, to!);
     const d = senders.find((x) => x.isDefault);
     if (!d) throw new AppError('no_default_sender');
     return d;
@@ -591,7 +696,35 @@ function toSender(r: Selectable<SendersTable>): Sender {
     dailyCap: r.daily_cap ?? null,
     capTimeZone: r.cap_time_zone ?? null,
     isSecondary: r.is_secondary === 1,
+    inPool: r.in_pool === 1,
   };
+}
+
+/** The pool sender with the highest weight for this recipient (rendezvous hashing). */
+function stickySender(pool: readonly Sender[], to: string): Sender {
+  let best = pool[0]!;
+  let bestWeight = -1n;
+  for (const s of pool) {
+    const w = createHash('sha256').update(`${s.id}|${to}`).digest().readBigUInt64BE(0);
+    if (w > bestWeight) [best, bestWeight] = [s, w];
+  }
+  return best;
+}
+
+function checkSenderLimits(l: {
+  mps: number;
+  dailyCap: number | null;
+  capTimeZone: string | null;
+}): void {
+  if (!Number.isInteger(l.mps) || l.mps < 1 || l.mps > 10_000) {
+    throw new AppError('validation_failed', 'mps must be a whole number from 1 to 10000.');
+  }
+  if (l.dailyCap !== null && (!Number.isInteger(l.dailyCap) || l.dailyCap < 1)) {
+    throw new AppError('validation_failed', 'The daily cap must be a whole number ≥ 1.');
+  }
+  if (l.capTimeZone !== null && !validTimeZone(l.capTimeZone)) {
+    throw new AppError('validation_failed', 'The cap time zone must be an IANA zone name.');
+  }
 }
 
 function senderSettingsAad(orgId: string, senderId: string): string {

@@ -43,3 +43,10 @@ export {
 } from './pages.js';
 export { isLinkToken } from './tokens.js';
 export { expireSecureContentBefore, type ExpireContentRequest } from './expire-content.js';
+export { secureDailyCounts, type SecureDailyCount } from './daily-counts.js';
+export {
+  secureActivity,
+  secureThread,
+  type SecureActivity,
+  type SecureThreadItem,
+} from './conversation-items.js';

@@ -24,3 +24,13 @@ export {
 } from './service.js';
 export { DEFAULT_OFFSETS_MINUTES, planReminders } from './plan-reminders.js';
 export { DEFAULT_REPLY_WORDS, replyAction } from './reply-words.js';
+export {
+  CONTACT_FIELDS,
+  PatientContacts,
+  REVEAL_PURPOSES,
+  type ContactDetails,
+  type ContactField,
+  type ContactSummary,
+  type RevealedContact,
+  type RevealPurpose,
+} from './patient-contacts.js';

@@ -233,6 +233,9 @@ export function replyInstruction(words: ReplyWords): string {
 }
 
 export class Reminders {
+  /** The re-plan running or waiting last, per appointment (this process). */
+  private readonly replanning = new Map<string, Promise<unknown>>();
+
   constructor(
     private readonly store: Store,
     private readonly keyrings: KeyringService,
@@ -637,6 +640,22 @@ export class Reminders {
    * cancels the others, and sends the missing ones through the pipeline.
    */
   async replan(orgId: string, actor: Actor, appointmentId: string): Promise<void> {
+    // One at a time per appointment in this process (two feed messages for one appointment
+    // can arrive together); across processes, the unique index on a scheduled reminder's
+    // plan stops a second copy (below).
+    const key = `${orgId}/${appointmentId}`;
+    const before = this.replanning.get(key) ?? Promise.resolve();
+    const mine = before.then(() => this.replanNow(orgId, actor, appointmentId));
+    const settled = mine.catch(() => undefined);
+    this.replanning.set(key, settled);
+    try {
+      await mine;
+    } finally {
+      if (this.replanning.get(key) === settled) this.replanning.delete(key);
+    }
+  }
+
+  private async replanNow(orgId: string, actor: Actor, appointmentId: string): Promise<void> {
     const appt = await this.loadAppointment(orgId, appointmentId);
     const { phone, phoneIndex, schedule, planned } = await this.plan(orgId, appt);
     // The number's blind index (never the number) is part of the plan: a reminder queued to
@@ -685,7 +704,7 @@ export class Reminders {
     if (!phone) return;
     for (const [hash, p] of wanted) {
       const id = newId('rem');
-      await this.store.db
+      const inserted = await this.store.db
         .insertInto('reminders')
         .values({
           org_id: orgId,
@@ -700,7 +719,10 @@ export class Reminders {
           created_at: now,
           updated_at: now,
         })
-        .execute();
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst();
+      // Another process planned the same reminder a moment ago: it sends it.
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) continue;
       let update: { message_id: string | null; status: ReminderStatus; reason: string | null };
       try {
         const r = await this.deps.accept(orgId, actor, {
@@ -854,9 +876,26 @@ export class Reminders {
     };
   }
 
-  /** What will be sent when (`tidings reminders preview`). */
-  async preview(orgId: string, ref: string): Promise<Preview> {
+  /**
+   * What will be sent when (`tidings reminders preview`, the console). With an actor (the
+   * API), audited as a read of the appointment: the texts carry the patient's first name.
+   */
+  async preview(orgId: string, ref: string, actor?: Actor): Promise<Preview> {
     const appt = await this.findRef(orgId, ref);
+    if (actor) {
+      await this.store.transaction((tx) =>
+        appendAudit(tx, this.store.dialect, [
+          {
+            orgId,
+            actor,
+            action: 'appointment.read',
+            targetType: 'appointment',
+            targetId: appt.id,
+            details: { preview: true },
+          },
+        ]),
+      );
+    }
     const { planned, skipped } = await this.plan(orgId, appt);
     const { appointment, reminders } = await this.getInternal(orgId, appt.id);
     return { appointment, reminders, plan: planned, skipped };

@@ -2,20 +2,24 @@
  * @module risk
  * Notice trouble before carriers or auditors do (45 CFR 164.308(a)(1)(ii)(D), information
  * system activity review; 164.308(a)(6), security incidents). The worker evaluates signals
- * over rolling windows per organisation and sender (signals.ts holds the thresholds); a
+ * over rolling windows per organisation, sender, program and campaign (signals.ts holds the
+ * thresholds); a
  * signal over its threshold raises an alert with a severity, a plain-language explanation and
  * the figures behind it, audited, sent to the organisation's webhook (`risk.alert`) and listed
- * at `GET /v1/risk/alerts`. A critical alert pauses the senders that caused it: dispatch
- * consults `isSenderPaused` before each submission and holds their texts (nothing is lost)
- * until an admin resumes the alert. Every signal is a Prometheus gauge.
+ * at `GET /v1/risk/alerts`. A critical alert pauses what caused it until an admin resumes
+ * the alert: a campaign (it stops handing out texts after its current batch), or senders
+ * (dispatch consults `isSenderPaused` before each submission and holds their texts; nothing
+ * is lost). Every signal is a Prometheus gauge.
  */
 import { Gauge, type Registry } from 'prom-client';
 import { sql } from 'kysely';
-import type { Store } from '../store/index.js';
+import type { Db, Store } from '../store/index.js';
 import type { Logger } from '../observability/index.js';
 import { appendAudit, SYSTEM_ACTOR, type Actor, type AuditEntry } from '../audit/index.js';
 import { enqueueWebhooks } from '../webhooks/index.js';
-import { AppError } from '../errors/index.js';
+import { AppError, isAppError } from '../errors/index.js';
+import { CARRIER_CAP_CODES, CARRIER_FILTERING_CODES } from '../carriers/index.js';
+import type { CampaignRiskFigures } from '../campaigns/index.js';
 import { newId } from '../ids/index.js';
 import { encodeTime } from 'ulid';
 import {
@@ -42,9 +46,17 @@ export interface RiskAlertView {
   figures: Figures;
   status: 'open' | 'resolved';
   pausedSenders: string[];
+  pausedCampaigns: string[];
   createdAt: string;
   resolvedAt: string | null;
   resolvedBy: string | null;
+}
+
+/** What risk monitoring needs of campaigns (the campaigns module owns them). */
+export interface RiskCampaigns {
+  riskFigures(orgId: string, since: number): Promise<CampaignRiskFigures[]>;
+  pauseInTx(tx: Db, orgId: string, id: string, actor: Actor, alertId: string): Promise<boolean>;
+  start(orgId: string, id: string, actor: Actor): Promise<unknown>;
 }
 
 export interface RiskOptions {
@@ -52,6 +64,7 @@ export interface RiskOptions {
   now: () => number;
   /** How long dispatch trusts its cached view of paused senders. */
   pauseCacheMs: number;
+  campaigns?: RiskCampaigns | undefined;
 }
 
 const HOUR = 3600_000;
@@ -113,24 +126,34 @@ export class RiskMonitor {
     const out: Finding[] = [];
     const push = (f: Finding | null) => f && out.push(f);
 
-    // Opt-outs against delivered texts, last 24 h.
+    // Opt-outs against delivered texts, last 24 h, for the organisation and per program (an
+    // opt-out of every program counts against each).
     const optOuts = await db
       .selectFrom('consent_events')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .select(['program', (eb) => eb.fn.countAll<number>().as('n')])
       .where('org_id', '=', orgId)
       .where('recorded_at', '>=', dayAgo)
       .where('kind', 'like', 'opt_out%')
-      .executeTakeFirst();
+      .groupBy('program')
+      .execute();
     const delivered = await db
       .selectFrom('messages')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .select(['program', (eb) => eb.fn.countAll<number>().as('n')])
       .where('org_id', '=', orgId)
       .where('delivered_at', '>=', dayAgo)
-      .executeTakeFirst();
-    const nOpt = Number(optOuts?.n ?? 0);
-    const nDel = Number(delivered?.n ?? 0);
+      .groupBy('program')
+      .execute();
+    const optOutsOf = (p: string) => Number(optOuts.find((r) => r.program === p)?.n ?? 0);
+    const nOpt = optOuts.reduce((a, r) => a + Number(r.n), 0);
+    const nDel = delivered.reduce((a, r) => a + Number(r.n), 0);
     note('opt_out_rate', nDel > 0 ? nOpt / nDel : 0);
-    push(optOutFinding(orgId, nOpt, nDel));
+    push(optOutFinding({ type: 'organisation', id: orgId }, nOpt, nDel));
+    if (delivered.length > 1) {
+      for (const d of delivered) {
+        const n = optOutsOf(d.program) + optOutsOf('all');
+        push(optOutFinding({ type: 'program', id: d.program }, n, Number(d.n)));
+      }
+    }
 
     // Per sender: failures and volume, over messages updated / created in the last 24 h.
     const perSender = await db
@@ -156,7 +179,7 @@ export class RiskMonitor {
       const failed = Number(s.failed);
       const attempted = Number(s.attempted);
       note('delivery_failure_rate', attempted > 0 ? failed / attempted : 0);
-      push(failureFinding(s.sender_id, failed, attempted));
+      push(failureFinding({ type: 'sender', id: s.sender_id }, failed, attempted));
       const lastHour = Number(s.last_hour);
       note('volume_spike', lastHour / Math.max(1, Number(s.before) / 24));
       push(spikeFinding(s.sender_id, lastHour, Number(s.before)));
@@ -172,6 +195,47 @@ export class RiskMonitor {
         `Carriers reported ${carrierOptOuts} recipients as opted out in the last 24 hours; texts to them were refused.`,
       ),
     );
+
+    // Carrier filtering (spam blocks) and throughput / daily cap refusals, by carrier code.
+    const codes = [...CARRIER_FILTERING_CODES, ...CARRIER_CAP_CODES];
+    const coded = await db
+      .selectFrom('messages')
+      .select(['failure_code', 'failure_reason'])
+      .where('org_id', '=', orgId)
+      .where('id', '>=', `msg_${encodeTimeLower(dayAgo)}`)
+      .where((eb) => eb.or([eb('failure_code', 'in', codes), eb('failure_reason', 'in', codes)]))
+      .execute();
+    const isOne = (set: readonly string[]) => (r: (typeof coded)[number]) =>
+      set.includes(r.failure_code ?? '') || set.includes(r.failure_reason ?? '');
+    const filtered = coded.filter(isOne(CARRIER_FILTERING_CODES)).length;
+    const capped = coded.filter(isOne(CARRIER_CAP_CODES)).length;
+    note('carrier_filtering', filtered);
+    note('carrier_cap_errors', capped);
+    push(
+      countFinding(
+        'carrier_filtering',
+        orgId,
+        filtered,
+        THRESHOLDS.carrierFilteringWarn,
+        `Carriers blocked ${filtered} texts as spam in the last 24 hours. Check the sender's registration (10DLC / toll-free verification) and that texts go only to people who asked for them.`,
+      ),
+    );
+    push(
+      countFinding(
+        'carrier_cap_errors',
+        orgId,
+        capped,
+        THRESHOLDS.carrierCapErrorsWarn,
+        `Carriers held back ${capped} texts for throughput or daily caps in the last 24 hours. Lower the sender's rate limit or add senders.`,
+      ),
+    );
+
+    // Per campaign: opt-outs and failures among the texts it sent.
+    for (const c of (await this.opts.campaigns?.riskFigures(orgId, dayAgo)) ?? []) {
+      const scope = { type: 'campaign', id: c.campaignId } as const;
+      push(optOutFinding(scope, c.optOuts, c.delivered));
+      push(failureFinding(scope, c.failed, c.attempted));
+    }
 
     // From the audit trail: guard diversions, portal verification failures and lockouts,
     // break-glass use (each counted over the last 24 h).
@@ -275,7 +339,12 @@ export class RiskMonitor {
         .executeTakeFirst();
       if (open) return null;
       let paused: string[] = [];
-      if (f.severity === 'critical') {
+      let pausedCampaigns: string[] = [];
+      const id = newId('ral');
+      if (f.severity === 'critical' && f.scopeType === 'campaign') {
+        const done = await this.opts.campaigns?.pauseInTx(tx, orgId, f.scopeId, SYSTEM_ACTOR, id);
+        if (done) pausedCampaigns = [f.scopeId];
+      } else if (f.severity === 'critical') {
         paused =
           f.scopeType === 'sender'
             ? [f.scopeId]
@@ -286,10 +355,10 @@ export class RiskMonitor {
                   .distinct()
                   .where('org_id', '=', orgId)
                   .where('id', '>=', `msg_${encodeTimeLower(now - DAY)}`)
+                  .$if(f.scopeType === 'program', (q) => q.where('program', '=', f.scopeId))
                   .execute()
               ).map((r) => r.sender_id);
       }
-      const id = newId('ral');
       const row = {
         org_id: orgId,
         id,
@@ -301,6 +370,7 @@ export class RiskMonitor {
         figures: JSON.stringify(f.figures),
         status: 'open',
         paused_sender_ids: JSON.stringify(paused),
+        paused_campaign_ids: JSON.stringify(pausedCampaigns),
         created_at: now,
         resolved_at: null,
         resolved_by: null,
@@ -313,7 +383,13 @@ export class RiskMonitor {
           action: 'risk.alert_raised',
           targetType: 'risk_alert',
           targetId: id,
-          details: { signal: f.signal, severity: f.severity, scope: f.scopeType, ...f.figures },
+          details: {
+            signal: f.signal,
+            severity: f.severity,
+            scope: f.scopeType,
+            ...f.figures,
+            ...(pausedCampaigns.length ? { pausedCampaign: f.scopeId } : {}),
+          },
         },
       ];
       for (const senderId of paused) {
@@ -362,7 +438,10 @@ export class RiskMonitor {
     return rows.map(toView);
   }
 
-  /** Resolves an alert and resumes the senders it paused (admin). */
+  /**
+   * Resolves an alert and resumes what it paused (admin): its senders, and its campaign if
+   * that is still paused (one an admin already restarted or that ended is left as it is).
+   */
   async resume(orgId: string, alertId: string, actor: Actor): Promise<RiskAlertView> {
     const now = this.opts.now();
     const view = await this.store.transaction(async (tx) => {
@@ -374,7 +453,7 @@ export class RiskMonitor {
         .executeTakeFirst();
       if (!r) throw new AppError('risk_alert_not_found');
       const by = `${actor.type}:${actor.id}`;
-      const resumed = await this.resumeSendersInTx(tx, orgId, { alertId }, actor, now);
+      await this.resumeSendersInTx(tx, orgId, { alertId }, actor, now);
       if (r.status === 'open') {
         await tx
           .updateTable('risk_alerts')
@@ -383,7 +462,6 @@ export class RiskMonitor {
           .where('id', '=', alertId)
           .execute();
       }
-      void resumed;
       return toView({
         ...r,
         status: 'resolved',
@@ -391,6 +469,11 @@ export class RiskMonitor {
         resolved_by: r.resolved_by ?? by,
       });
     });
+    for (const campaignId of view.pausedCampaigns) {
+      await this.opts.campaigns?.start(orgId, campaignId, actor).catch((e: unknown) => {
+        if (!isAppError(e) || e.code !== 'campaign_state_conflict') throw e;
+      });
+    }
     await this.refreshOpenGauge();
     return view;
   }
@@ -515,6 +598,7 @@ function toView(r: {
   figures: string;
   status: string;
   paused_sender_ids: string;
+  paused_campaign_ids: string;
   created_at: number;
   resolved_at: number | null;
   resolved_by: string | null;
@@ -528,6 +612,7 @@ function toView(r: {
     figures: JSON.parse(r.figures) as Figures,
     status: r.status as 'open' | 'resolved',
     pausedSenders: JSON.parse(r.paused_sender_ids) as string[],
+    pausedCampaigns: JSON.parse(r.paused_campaign_ids) as string[],
     createdAt: new Date(Number(r.created_at)).toISOString(),
     resolvedAt: r.resolved_at === null ? null : new Date(Number(r.resolved_at)).toISOString(),
     resolvedBy: r.resolved_by,

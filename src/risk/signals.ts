@@ -9,6 +9,8 @@ export const SIGNALS = [
   'opt_out_rate',
   'delivery_failure_rate',
   'carrier_opt_outs',
+  'carrier_filtering',
+  'carrier_cap_errors',
   'guard_diversions',
   'portal_verification_failures',
   'portal_lockouts',
@@ -18,7 +20,28 @@ export const SIGNALS = [
 export type Signal = (typeof SIGNALS)[number];
 
 export type Severity = 'warning' | 'critical';
-export type ScopeType = 'organisation' | 'sender';
+export type ScopeType = 'organisation' | 'sender' | 'program' | 'campaign';
+
+/** What a signal was measured over. */
+export interface Scope {
+  type: ScopeType;
+  id: string;
+}
+
+const SCOPE_WORDS: Record<ScopeType, string> = {
+  organisation: 'this organisation',
+  sender: 'this sender',
+  program: 'this program',
+  campaign: 'this campaign',
+};
+
+/** What a critical finding stops until an admin resumes it. */
+const PAUSES: Record<ScopeType, string> = {
+  organisation: 'its senders are paused',
+  sender: 'the sender is paused',
+  program: 'the senders of this program are paused',
+  campaign: 'the campaign is paused',
+};
 
 export interface Figures {
   readonly [name: string]: number;
@@ -50,6 +73,10 @@ export const THRESHOLDS = {
   spikeCritical: 20,
   spikeMinCount: 100,
   carrierOptOutsWarn: 10,
+  /** Texts carriers refused as spam or filtered, in 24 h. */
+  carrierFilteringWarn: 5,
+  /** Texts carriers held back for throughput or daily caps, in 24 h. */
+  carrierCapErrorsWarn: 20,
   guardDiversionsWarn: 200,
   verifyFailuresWarn: 20,
   lockoutsWarn: 5,
@@ -58,7 +85,7 @@ export const THRESHOLDS = {
 
 const pct = (r: number) => `${(r * 100).toFixed(1)}%`;
 
-export function optOutFinding(orgId: string, optOuts: number, delivered: number): Finding | null {
+export function optOutFinding(scope: Scope, optOuts: number, delivered: number): Finding | null {
   if (delivered < THRESHOLDS.minVolume) return null;
   const rate = optOuts / delivered;
   if (rate <= THRESHOLDS.optOutWarn) return null;
@@ -66,21 +93,17 @@ export function optOutFinding(orgId: string, optOuts: number, delivered: number)
   return {
     signal: 'opt_out_rate',
     severity: critical ? 'critical' : 'warning',
-    scopeType: 'organisation',
-    scopeId: orgId,
+    scopeType: scope.type,
+    scopeId: scope.id,
     explanation:
-      `${optOuts} recipients opted out in the last 24 hours: ${pct(rate)} of ${delivered} delivered texts ` +
-      `(alert above ${pct(THRESHOLDS.optOutWarn)}${critical ? `; above ${pct(THRESHOLDS.optOutCritical)} sending is paused` : ''}). ` +
+      `${optOuts} recipients of ${SCOPE_WORDS[scope.type]} opted out in the last 24 hours: ${pct(rate)} of ${delivered} delivered texts ` +
+      `(alert above ${pct(THRESHOLDS.optOutWarn)}${critical ? `; above ${pct(THRESHOLDS.optOutCritical)} ${PAUSES[scope.type]}` : ''}). ` +
       'Check who is being texted and whether they asked for it.',
     figures: { optOuts, delivered, rate },
   };
 }
 
-export function failureFinding(
-  senderId: string,
-  failed: number,
-  attempted: number,
-): Finding | null {
+export function failureFinding(scope: Scope, failed: number, attempted: number): Finding | null {
   if (attempted < THRESHOLDS.minVolume) return null;
   const rate = failed / attempted;
   if (rate <= THRESHOLDS.failureWarn) return null;
@@ -88,11 +111,12 @@ export function failureFinding(
   return {
     signal: 'delivery_failure_rate',
     severity: critical ? 'critical' : 'warning',
-    scopeType: 'sender',
-    scopeId: senderId,
+    scopeType: scope.type,
+    scopeId: scope.id,
     explanation:
-      `${pct(rate)} of ${attempted} texts from this sender failed in the last 24 hours. ` +
-      'Carriers may be filtering it, or the numbers texted may be stale.',
+      `${pct(rate)} of ${attempted} texts of ${SCOPE_WORDS[scope.type]} failed in the last 24 hours` +
+      `${critical ? `; above ${pct(THRESHOLDS.failureCritical)} ${PAUSES[scope.type]}` : ''}. ` +
+      'Carriers may be filtering them, or the numbers texted may be stale.',
     figures: { failed, attempted, rate },
   };
 }

@@ -13,6 +13,7 @@ import {
   Organisations,
   type KeyringOptions,
   type MasterKeySource,
+  type Sender,
 } from '../orgs/index.js';
 import { openMasterKeys } from './master-keys.js';
 import {
@@ -46,10 +47,11 @@ import { RiskMonitor } from '../risk/index.js';
 import { SenderCarriers } from './sender-carriers.js';
 import { errorSummary } from '../dispatch/index.js';
 import { parseTemplate } from '../templates/index.js';
-import { Reminders } from '../reminders/index.js';
+import { PatientContacts, Reminders } from '../reminders/index.js';
 import { Hl7Listener } from '../integrations/hl7v2/index.js';
 import { FhirPoller } from '../integrations/fhir/index.js';
 import { Campaigns } from '../campaigns/index.js';
+import { Conversations } from '../conversations/index.js';
 
 export type Role = 'api' | 'worker' | 'all';
 
@@ -98,8 +100,12 @@ export class Runtime {
   readonly templates: Templates;
   /** Appointments and reminders (issue 7). */
   readonly reminders: Reminders;
+  /** The feeds' patients as the console finds, shows (masked) and reveals them (issue 8). */
+  readonly contacts: PatientContacts;
   /** One template to a list, through the send pipeline (issue 7). */
   readonly campaigns: Campaigns;
+  /** The staff inbox: one conversation per patient number (issue 8). */
+  readonly conversations: Conversations;
   readonly simulator: SimulatorCarrier;
   /** The process-wide SMPP bind (TIDINGS_SMPP_URL), used by senders of carrier `smpp`. */
   readonly smpp: SmppCarrier | undefined;
@@ -219,6 +225,7 @@ export class Runtime {
       orgName: async (orgId) => (await this.orgs.get(orgId))?.name ?? 'Your clinic',
       hasWebhook: (orgId, tx) => this.orgs.hasWebhook(orgId, tx),
     });
+    this.contacts = new PatientContacts(store, keyrings, { regions: config.sendRegions });
     this.campaigns = new Campaigns(store, keyrings, {
       phone: { regions: config.sendRegions },
       send: (orgId, actor, req) => this.send(orgId, actor, req),
@@ -226,6 +233,20 @@ export class Runtime {
         parseTemplate((await this.templates.get(orgId, template)).body).slots,
       messageStatuses: (orgId, ids) => this.messaging.statuses(orgId, ids),
       recipientsFor: (orgId, filter) => this.reminders.recipientsFor(orgId, filter),
+      render: (orgId, template, variables) => this.templates.render(orgId, template, variables),
+      gate: (db, items) => this.consent.check(db, items),
+    });
+    this.conversations = new Conversations(store, keyrings, {
+      user: (orgId, id) => this.users.get(orgId, id),
+      consentOf: async (orgId, phone) => {
+        const { programs } = await this.consent.show(orgId, phone);
+        return {
+          care: programs.care.status,
+          billing: programs.billing.status,
+          surveys: programs.surveys.status,
+          marketing: programs.marketing.status,
+        };
+      },
     });
     this.simulator = new SimulatorCarrier({
       latencyMs: config.simulator.latencyMs,
@@ -242,7 +263,13 @@ export class Runtime {
         })
       : undefined;
     const globals = new Map<string, CarrierAdapter>(this.smpp ? [['smpp', this.smpp]] : []);
-    this.senderCarriers = new SenderCarriers(this.orgs, this.simulator, config.publicUrl, globals);
+    this.senderCarriers = new SenderCarriers(
+      this.orgs,
+      this.simulator,
+      config.publicUrl,
+      globals,
+      log.child({ part: 'carriers' }),
+    );
     const carriers: CarrierAdapter[] = [this.simulator, ...globals.values()];
     this.worker = new DispatchWorker(
       store,
@@ -283,6 +310,7 @@ export class Runtime {
     });
     this.risk = new RiskMonitor(store, log, this.metrics.registry, {
       checkIntervalMs: config.riskCheckMinutes * 60_000,
+      campaigns: this.campaigns,
     });
     // A critical risk alert pauses senders; dispatch holds their texts until resumed.
     this.worker.isSenderPaused = (orgId, senderId) => this.risk.isSenderPaused(orgId, senderId);
@@ -357,7 +385,7 @@ export class Runtime {
     this.retention.startSweeper();
     this.risk.startMonitor();
     if (this.config.fhirPoll) {
-      this.fhirPoller = new FhirPoller(this.reminders, this.log, this.config.fhirPoll);
+      this.fhirPoller = new FhirPoller(this.store, this.reminders, this.log, this.config.fhirPoll);
       this.fhirPoller.startFhirPoller();
     }
   }
@@ -374,6 +402,13 @@ export class Runtime {
    * organisation's feed (HL7_MLLP_ORG) and/or several by sending facility
    * (HL7_MLLP_FACILITIES); returns the bound port.
    */
+  /** Removes a sender (orgs) and closes its carrier connection in this process. */
+  async removeSender(orgId: string, senderId: string, actor: Actor): Promise<Sender> {
+    const sender = await this.orgs.removeSender(orgId, senderId, actor);
+    await this.senderCarriers.forget(senderId);
+    return sender;
+  }
+
   async startHl7Listener(
     orgId: string | undefined,
     port: number,

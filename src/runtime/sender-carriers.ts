@@ -26,6 +26,7 @@ import { TwilioCarrier } from '../carriers/twilio/index.js';
 import { TelnyxCarrier } from '../carriers/telnyx/index.js';
 import { createSmppAdapter } from '../carriers/smpp/index.js';
 import type { Organisations, Sender } from '../orgs/index.js';
+import type { Logger } from '../observability/index.js';
 import { TEN_DLC_PRESETS, perSecond } from '../dispatch/index.js';
 
 /** The path under which carrier webhooks are served (http/carriers). */
@@ -61,6 +62,8 @@ export class SenderCarriers {
      * carrier with no settings of its own uses it. The runtime owns them (events, close).
      */
     private readonly globals: ReadonlyMap<string, CarrierAdapter> = new Map(),
+    /** For the binds of SMPP senders (connection state, never content or credentials). */
+    private readonly log?: Logger,
   ) {}
 
   /** Receipts and inbound messages of every sender's adapter (not the simulator's). */
@@ -168,11 +171,20 @@ export class SenderCarriers {
           bind: s.bind,
         },
         window: s.window,
+        ...(this.log ? { log: this.log.child({ sender: sender.id }) } : {}),
       });
       adapter.start();
       return adapter;
     }
     return new UnconfiguredCarrier(sender.carrier);
+  }
+
+  /** Closes a removed sender's adapter in this process (others close theirs on restart). */
+  async forget(senderId: string): Promise<void> {
+    const e = this.entries.get(senderId);
+    this.entries.delete(senderId);
+    const entry = await e?.catch(() => undefined);
+    if (entry && ![...this.globals.values()].includes(entry.adapter)) await entry.adapter.close();
   }
 
   async close(): Promise<void> {
@@ -208,6 +220,8 @@ export interface AddSenderInput extends CarrierSettingsInput {
   isDefault?: boolean | undefined;
   /** Messages fail over to this sender when their own sender's carrier keeps failing. */
   isSecondary?: boolean | undefined;
+  /** In the pool: messages naming no sender go from the pool, sticky per recipient. */
+  inPool?: boolean | undefined;
   /** A 10DLC throughput preset; explicit mps / daily cap / zone win over it. */
   preset?: ThroughputPreset | undefined;
 }
@@ -250,6 +264,7 @@ export async function addConfiguredSender(
       capTimeZone: input.capTimeZone ?? p?.capTimeZone ?? null,
       isDefault: input.isDefault ?? false,
       isSecondary: input.isSecondary ?? false,
+      inPool: input.inPool ?? false,
       details: describeCarrierSettings(settings),
     },
     actor,

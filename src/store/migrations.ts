@@ -884,6 +884,90 @@ const m0015: Migration = {
   },
 };
 
+/**
+ * The staff inbox (issue 8): per patient number an opaque conversation id (so no number ever
+ * goes in a URL), its assignee and when staff last read it.
+ */
+const m0016: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('conversations')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('phone_index', 'text', (c) => c.notNull())
+      .addColumn('phone_enc', 'text', (c) => c.notNull())
+      .addColumn('assignee_id', 'text')
+      .addColumn('last_read_at', 'bigint', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('conversations_pk', ['org_id', 'id'])
+      .execute();
+    await db.schema
+      .createIndex('conversations_phone')
+      .on('conversations')
+      .columns(['org_id', 'phone_index'])
+      .unique()
+      .execute();
+  },
+};
+
+/** A critical risk alert can pause the campaign that caused it, not only senders. */
+const m0021: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .alterTable('risk_alerts')
+      .addColumn('paused_campaign_ids', 'text', (c) => c.notNull().defaultTo('[]'))
+      .execute();
+  },
+};
+
+/** Where FHIR Appointment polling stopped, so a restart asks only for what changed. */
+const m0022: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('fhir_poll_cursors')
+      .addColumn('org_id', 'text', (c) => c.notNull().references('organisations.id'))
+      .addColumn('base_url', 'text', (c) => c.notNull())
+      .addColumn('last_updated', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('fhir_poll_cursors_pk', ['org_id', 'base_url'])
+      .execute();
+  },
+};
+
+/**
+ * One scheduled reminder per plan of an appointment: two processes re-planning the same
+ * appointment at once cannot both queue it. Copies already there are canceled first.
+ */
+const m0023: Migration = {
+  async up(db: Kysely<unknown>) {
+    await sql`
+      UPDATE reminders SET status = 'canceled', reason = 'duplicate'
+      WHERE status = 'scheduled' AND EXISTS (
+        SELECT 1 FROM reminders o
+        WHERE o.org_id = reminders.org_id AND o.appointment_id = reminders.appointment_id
+          AND o.plan_hash = reminders.plan_hash AND o.status = 'scheduled' AND o.id < reminders.id)
+    `.execute(db);
+    await db.schema
+      .createIndex('reminders_scheduled_plan')
+      .on('reminders')
+      .columns(['org_id', 'appointment_id', 'plan_hash'])
+      .unique()
+      .where(sql.ref('status'), '=', 'scheduled')
+      .execute();
+  },
+};
+
+/** Sender pools: a message naming no sender goes from the pool, sticky per recipient. */
+const m0024: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .alterTable('senders')
+      .addColumn('in_pool', 'integer', (c) => c.notNull().defaultTo(0))
+      .execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
   '0002_identity': m0002,
@@ -900,6 +984,11 @@ export const migrations: Record<string, Migration> = {
   '0013_policy_acks': m0013,
   '0014_carrier_deletions': m0014,
   '0015_carrier_events': m0015,
+  '0021_risk_campaigns': m0021,
+  '0022_fhir_poll_cursors': m0022,
+  '0023_reminder_plan_unique': m0023,
+  '0024_sender_pools': m0024,
+  '0016_conversations': m0016,
 };
 
 export const migrationProvider: MigrationProvider = {

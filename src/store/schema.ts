@@ -135,6 +135,8 @@ export interface SendersTable {
   cap_time_zone: string | null;
   /** 1: the organisation's failover sender (dispatch/circuit-breaker). */
   is_secondary: number | null;
+  /** 1: in the organisation's sender pool (sticky sender per recipient, 0024). */
+  in_pool: number;
 }
 
 /** Owned by dispatch (segment-limit): segments each sender used per period, for all workers. */
@@ -312,6 +314,7 @@ export interface Database {
   appointment_tasks: AppointmentTasksTable;
   hl7_messages: Hl7MessagesTable;
   campaigns: CampaignsTable;
+  fhir_poll_cursors: FhirPollCursorsTable;
   campaign_recipients: CampaignRecipientsTable;
   retention_policies: RetentionPoliciesTable;
   legal_holds: LegalHoldsTable;
@@ -322,6 +325,7 @@ export interface Database {
   texting_policies: TextingPoliciesTable;
   policy_acks: PolicyAcksTable;
   carrier_deletions: CarrierDeletionsTable;
+  conversations: ConversationsTable;
 }
 
 /** Owned by identity (policy-acks): the organisation's texting policy, one row, versioned. */
@@ -540,6 +544,8 @@ export interface RiskAlertsTable {
   status: string;
   /** JSON array of sender ids this alert paused. */
   paused_sender_ids: string;
+  /** JSON array of the campaigns a critical alert paused (0021). */
+  paused_campaign_ids: string;
   created_at: number;
   resolved_at: number | null;
   resolved_by: string | null;
@@ -639,6 +645,16 @@ export interface Hl7MessagesTable {
 }
 
 /** Owned by campaigns. */
+/** Owned by integrations/fhir (poll-appointments): where FHIR polling stopped. */
+export interface FhirPollCursorsTable {
+  org_id: string;
+  /** The server's base URL (normalised, with a trailing slash). */
+  base_url: string;
+  /** The newest `meta.lastUpdated` seen, as the server wrote it. */
+  last_updated: string;
+  updated_at: number;
+}
+
 export interface CampaignsTable {
   org_id: string;
   id: string;
@@ -664,4 +680,22 @@ export interface CampaignRecipientsTable {
   status: string;
   message_id: string | null;
   error_code: string | null;
+}
+
+/**
+ * Owned by conversations: the staff inbox's state per patient number (the messages themselves
+ * stay in messaging and portal): an opaque id to address it by, who it is assigned to, and
+ * when it was last read (inbound texts and portal replies after that are unread).
+ */
+export interface ConversationsTable {
+  org_id: string;
+  id: string;
+  /** The number's blind index: one conversation per number. */
+  phone_index: string;
+  phone_enc: string;
+  /** A user of the organisation, or null. */
+  assignee_id: string | null;
+  last_read_at: number;
+  created_at: number;
+  updated_at: number;
 }

@@ -10,7 +10,18 @@ import { useIdleLogoff } from './idle';
 import { pageForPath, pagesFor, type PageDef } from './nav';
 import { Compose } from './pages/compose';
 import { Consent } from './pages/consent';
+import { Conversations } from './pages/conversations';
+import { Patients } from './pages/patients';
+import { Dashboard } from './pages/dashboard';
+import { Audit } from './pages/audit';
+import { Compliance } from './pages/compliance';
+import { Templates } from './pages/templates';
+import { Appointments } from './pages/appointments';
+import { Campaigns } from './pages/campaigns';
 import { SetPassword, readSetupToken } from './pages/set-password';
+import { Settings } from './pages/settings';
+import { PolicyGate, usePolicyCheck } from './policy-gate';
+import { BREAK_GLASS_ROLES, BreakGlassButton } from './break-glass';
 import { SignIn, type SignInStep } from './pages/sign-in';
 
 type Auth =
@@ -149,7 +160,38 @@ function SignedIn(props: {
       });
     },
   );
+  const policy = usePolicyCheck();
   const pages = pagesFor(user.role);
+  const signOutEverywhere = async () => {
+    try {
+      await api('POST', '/v1/auth/sessions/revoke-all');
+      onExpired('You were signed out on every device.');
+    } catch (e) {
+      onExpired(
+        e instanceof ApiError && e.status === 401
+          ? 'Your session has ended.'
+          : 'Signing out everywhere failed; this device is signed out.',
+      );
+    }
+  };
+  // The texting policy comes before any page (web/policy-gate).
+  if (policy.check.kind !== 'clear') {
+    return (
+      <>
+        <PolicyGate
+          check={policy.check}
+          onAccepted={policy.recheck}
+          onRetry={policy.recheck}
+          onSignOut={() => onSignOut('You signed out.')}
+        />
+        <IdleWarning
+          secondsLeft={idle.secondsLeft}
+          stayActive={idle.stayActive}
+          onSignOut={onSignOut}
+        />
+      </>
+    );
+  }
   return (
     <>
       <a className="skip" href="#main">
@@ -179,46 +221,70 @@ function SignedIn(props: {
           <span>
             {user.email} <span className="role">{user.role}</span>
           </span>
+          {BREAK_GLASS_ROLES.includes(user.role) && <BreakGlassButton />}
           <button type="button" className="secondary" onClick={() => onSignOut('You signed out.')}>
             Sign out
+          </button>
+          <button type="button" className="secondary" onClick={() => void signOutEverywhere()}>
+            Sign out everywhere
           </button>
         </div>
       </header>
       {page?.id === 'compose' && <Compose />}
       {page?.id === 'consent' && <Consent />}
+      {page?.id === 'conversations' && <Conversations user={user} />}
+      {page?.id === 'settings' && <Settings user={user} session={session} />}
+      {page?.id === 'patients' && <Patients role={user.role} />}
+      {page?.id === 'dashboard' && <Dashboard />}
+      {page?.id === 'audit' && <Audit />}
+      {page?.id === 'compliance' && <Compliance role={user.role} />}
+      {page?.id === 'templates' && <Templates role={user.role} />}
+      {page?.id === 'appointments' && <Appointments />}
+      {page?.id === 'campaigns' && <Campaigns role={user.role} />}
       {!page && (
         <main id="main" className="page">
           <h1>Nothing here yet</h1>
           <p>Your role has no console pages yet.</p>
         </main>
       )}
-      {idle.secondsLeft !== null && (
-        <div className="backdrop">
-          <div
-            className="dialog"
-            role="alertdialog"
-            aria-modal="true"
-            aria-labelledby="idle-title"
-            aria-describedby="idle-text"
-          >
-            <h2 id="idle-title">Are you still there?</h2>
-            <p id="idle-text">
-              For patients’ privacy you will be signed out in {idle.secondsLeft} second
-              {idle.secondsLeft === 1 ? '' : 's'}.
-            </p>
-            <button type="button" autoFocus onClick={idle.stayActive}>
-              Stay signed in
-            </button>
-            <button
-              type="button"
-              className="secondary"
-              onClick={() => onSignOut('You signed out.')}
-            >
-              Sign out now
-            </button>
-          </div>
-        </div>
-      )}
+      <IdleWarning
+        secondsLeft={idle.secondsLeft}
+        stayActive={idle.stayActive}
+        onSignOut={onSignOut}
+      />
     </>
+  );
+}
+
+/** The idle warning a minute before automatic logoff (web/idle). */
+function IdleWarning(props: {
+  secondsLeft: number | null;
+  stayActive: () => void;
+  onSignOut: (notice: string) => void;
+}) {
+  const { secondsLeft, stayActive, onSignOut } = props;
+  if (secondsLeft === null) return null;
+  return (
+    <div className="backdrop">
+      <div
+        className="dialog"
+        role="alertdialog"
+        aria-modal="true"
+        aria-labelledby="idle-title"
+        aria-describedby="idle-text"
+      >
+        <h2 id="idle-title">Are you still there?</h2>
+        <p id="idle-text">
+          For patients’ privacy you will be signed out in {secondsLeft} second
+          {secondsLeft === 1 ? '' : 's'}.
+        </p>
+        <button type="button" autoFocus onClick={stayActive}>
+          Stay signed in
+        </button>
+        <button type="button" className="secondary" onClick={() => onSignOut('You signed out.')}>
+          Sign out now
+        </button>
+      </div>
+    </div>
   );
 }

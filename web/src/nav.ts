@@ -6,7 +6,18 @@
  */
 import type { Role } from './api';
 
-export type PageId = 'compose' | 'consent';
+export type PageId =
+  | 'compose'
+  | 'consent'
+  | 'patients'
+  | 'settings'
+  | 'dashboard'
+  | 'audit'
+  | 'compliance'
+  | 'conversations'
+  | 'templates'
+  | 'appointments'
+  | 'campaigns';
 
 export interface PageDef {
   id: PageId;
@@ -24,6 +35,63 @@ export const PAGES: readonly PageDef[] = [
     title: 'Consent',
     path: '/console/consent',
     roles: ['admin', 'provider', 'staff', 'auditor'],
+  },
+  // /v1/contacts…: every role sees masked details and consent; reveal and recording are
+  // for admin, provider and staff; disclosures for admin and auditor (the page hides the rest).
+  {
+    id: 'patients',
+    title: 'Patients',
+    path: '/console/patients',
+    roles: ['admin', 'provider', 'staff', 'auditor'],
+  },
+  // GET /v1/stats (counts only): admin, auditor.
+  {
+    id: 'dashboard',
+    title: 'Dashboard',
+    path: '/console/dashboard',
+    roles: ['admin', 'auditor'],
+  },
+  // /v1/audit-events, /v1/audit/verify, /v1/audit/export, /v1/audit/disclosures: admin,
+  // auditor (all reads).
+  { id: 'audit', title: 'Audit', path: '/console/audit', roles: ['admin', 'auditor'] },
+  // GET /v1/compliance/report, GET /v1/risk/alerts: admin, auditor; resuming an alert: admin.
+  {
+    id: 'compliance',
+    title: 'Compliance',
+    path: '/console/compliance',
+    roles: ['admin', 'auditor'],
+  },
+  // /v1/users, /v1/api-keys, /v1/senders, /v1/settings…, /v1/policy…: admin only.
+  { id: 'settings', title: 'Settings', path: '/console/settings', roles: ['admin'] },
+  // GET /v1/conversations (list, assignment): admin, provider, staff; threads (bodies) for
+  // provider and staff only, secure content for provider only (the API decides).
+  {
+    id: 'conversations',
+    title: 'Conversations',
+    path: '/console/conversations',
+    roles: ['admin', 'provider', 'staff'],
+  },
+  // GET /v1/templates(/…/preview): admin, provider, staff; writing them: admin only.
+  {
+    id: 'templates',
+    title: 'Templates',
+    path: '/console/templates',
+    roles: ['admin', 'provider', 'staff'],
+  },
+  // GET /v1/appointments, /v1/appointments/:id/preview: admin, provider, staff (read-only).
+  {
+    id: 'appointments',
+    title: 'Appointments',
+    path: '/console/appointments',
+    roles: ['admin', 'provider', 'staff'],
+  },
+  // GET /v1/campaigns(/:id): admin, staff, provider; validate, create, start, pause: admin,
+  // staff (providers see them read-only).
+  {
+    id: 'campaigns',
+    title: 'Campaigns',
+    path: '/console/campaigns',
+    roles: ['admin', 'staff', 'provider'],
   },
 ];
 

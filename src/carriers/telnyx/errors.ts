@@ -37,6 +37,9 @@ export const TELNYX_ERROR_KINDS: Readonly<Record<string, CarrierFailureKind>> = 
   '40018': 'throttled', // AT&T / T-Mobile rate limit (10DLC throughput exceeded)
 };
 
+/** Codes meaning the carrier blocked the text as spam (risk: carrier filtering). */
+export const TELNYX_FILTERING_CODES: readonly string[] = ['40002', '40003'];
+
 /** The failure kind for a Telnyx error code, falling back on the HTTP status. */
 export function telnyxFailureKind(
   code: string | undefined,

@@ -22,6 +22,8 @@ export const TWILIO_ERROR_KINDS: Readonly<Record<string, CarrierFailureKind>> = 
   '20429': 'throttled', // Too Many Requests
   '14107': 'throttled', // SMS send rate limit exceeded
   '30001': 'throttled', // Queue overflow
+  '30022': 'throttled', // US A2P 10DLC: rate limits exceeded
+  '30023': 'throttled', // US A2P 10DLC: daily message cap reached
   // The recipient.
   '21610': 'opted_out', // Attempt to send to unsubscribed recipient (they replied STOP)
   '21211': 'invalid_recipient', // Invalid 'To' phone number
@@ -40,6 +42,9 @@ export const TWILIO_ERROR_KINDS: Readonly<Record<string, CarrierFailureKind>> = 
   '30009': 'transient', // Missing segment
   '30010': 'transient', // Message price exceeds max price
 };
+
+/** Codes meaning the carrier blocked or filtered the text (risk: carrier filtering). */
+export const TWILIO_FILTERING_CODES: readonly string[] = ['30004', '30007'];
 
 /** The failure kind for a Twilio error code, falling back on the HTTP status. */
 export function twilioFailureKind(

@@ -100,6 +100,38 @@ export const appointmentRoutes: RouteDef[] = [
   },
   {
     method: 'GET',
+    url: '/v1/appointments/:id/preview',
+    access: READ,
+    summary:
+      'What will be sent when: the reminders as stored, and the texts planning the appointment now would give',
+    schema: {
+      params: z.object({ id: z.string().min(1).max(200) }),
+      response: {
+        200: z.object({
+          appointment: appointmentView,
+          reminders: z.array(reminderView),
+          plan: z.array(
+            z.object({
+              offsetMinutes: z.number(),
+              sendAt: z.string(),
+              moved: z.enum(['earlier', 'later']).nullable().describe('Moved out of quiet hours'),
+              body: z.string().describe('The text (plain SMS; it never names the visit type)'),
+            }),
+          ),
+          skipped: z.array(
+            z.object({ offsetMinutes: z.number(), reason: z.enum(['past', 'quiet_hours']) }),
+          ),
+        }),
+        ...errors,
+      },
+    },
+    handler: async (rt, req) => {
+      const { id } = req.params as { id: string };
+      return rt.reminders.preview(principal(req).orgId, id, actor(req));
+    },
+  },
+  {
+    method: 'GET',
     url: '/v1/tasks',
     access: READ,
     summary: 'Open staff tasks (reschedule requests), oldest first',

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { AppError } from '../../errors/index.js';
 import { parseIsoDateTime } from '../../messaging/index.js';
-import { SIGNING_ALGORITHM } from '../../audit/index.js';
+import { EXPORT_FORMATS, SIGNING_ALGORITHM } from '../../audit/index.js';
 import { actor, errors, principal, type Access, type RouteDef } from './route-def.js';
 
 const AUDIT_READ: Access = { roles: ['admin', 'auditor'], scopes: ['audit:read'] };
@@ -30,7 +30,7 @@ const eventView = z.object({
   hash: z.string(),
 });
 
-const pageView = z.object({ data: z.array(eventView), nextCursor: z.string().nullable() });
+export const pageView = z.object({ data: z.array(eventView), nextCursor: z.string().nullable() });
 
 const time = z.string().max(40).describe('ISO 8601 date-time with a zone');
 const cursor = z.string().max(20).describe('nextCursor of the previous page');
@@ -71,6 +71,49 @@ const publicKeyView = z.object({
   publicKey: z.string().describe('SubjectPublicKeyInfo, PEM'),
   createdAt: z.string(),
 });
+
+const verifyView = z.object({
+  ok: z.boolean(),
+  events: z.number().int().describe('Events checked'),
+  checkpoints: z.number().int().describe('Signed checkpoints whose signature and hash held'),
+  firstBreak: z
+    .object({
+      seq: z.number().int().describe('The first sequence number that is wrong or missing'),
+      reason: z.string(),
+      sinceSeq: z.number().int().optional(),
+    })
+    .nullable(),
+  verifiedAt: z.string(),
+});
+
+const exportQuery = z.object({
+  from: z
+    .string()
+    .max(40)
+    .optional()
+    .describe('A date (YYYY-MM-DD, UTC) or ISO 8601 date-time: events at or after it'),
+  to: z
+    .string()
+    .max(40)
+    .optional()
+    .describe('A date (the whole day included) or ISO 8601 date-time: events before it'),
+  format: z.enum(EXPORT_FORMATS).default('jsonl'),
+});
+
+const DAY_MS = 86_400_000;
+
+/** A date (UTC midnight; `to` includes the whole day) or a date-time with a zone. */
+function dayOrTimeParam(value: string | undefined, name: 'from' | 'to'): number | undefined {
+  if (value === undefined) return undefined;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) {
+    const t = Date.parse(`${value}T00:00:00Z`);
+    if (Number.isNaN(t) || new Date(t).toISOString().slice(0, 10) !== value) {
+      throw new AppError('validation_failed', `${name} must be a date, YYYY-MM-DD.`);
+    }
+    return name === 'to' ? t + DAY_MS : t;
+  }
+  return timeParam(value, name);
+}
 
 function timeParam(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
@@ -119,6 +162,63 @@ export const auditRoutes: RouteDef[] = [
         },
         actor(req),
       );
+    },
+  },
+  {
+    method: 'POST',
+    url: '/v1/audit/verify',
+    access: AUDIT_READ,
+    summary: 'Verify the organisation’s hash chain and signed checkpoints now',
+    schema: { response: { 200: verifyView, ...errors } },
+    handler: async (rt, req) => {
+      const r = await rt.audit.verifyFor(principal(req).orgId, actor(req));
+      return {
+        ok: r.ok,
+        events: r.events,
+        checkpoints: r.checkpoints,
+        firstBreak: r.firstBreak
+          ? {
+              seq: r.firstBreak.seq,
+              reason: r.firstBreak.reason,
+              ...(r.firstBreak.sinceSeq !== undefined ? { sinceSeq: r.firstBreak.sinceSeq } : {}),
+            }
+          : null,
+        verifiedAt: new Date().toISOString(),
+      };
+    },
+  },
+  {
+    method: 'GET',
+    url: '/v1/audit/export',
+    access: AUDIT_READ,
+    summary: 'Download a signed export of the trail (JSON Lines or CSV), verifiable offline',
+    schema: { querystring: exportQuery, response: { ...errors } },
+    handler: async (rt, req, reply) => {
+      const q = req.query as z.infer<typeof exportQuery>;
+      const orgId = principal(req).orgId;
+      // Built whole before the first byte goes out, so a chain that fails verification part
+      // way is answered 409 audit_chain_broken rather than with a file cut short.
+      const chunks: string[] = [];
+      await rt.audit.export(
+        orgId,
+        { fromTime: dayOrTimeParam(q.from, 'from'), toTime: dayOrTimeParam(q.to, 'to') },
+        q.format,
+        (chunk) => {
+          chunks.push(chunk);
+          return Promise.resolve();
+        },
+        actor(req),
+      );
+      const stamp = new Date().toISOString().slice(0, 10);
+      return reply
+        .type(
+          q.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8',
+        )
+        .header(
+          'content-disposition',
+          `attachment; filename="tidings-audit-${orgId}-${stamp}.${q.format}"`,
+        )
+        .send(chunks.join(''));
     },
   },
   {

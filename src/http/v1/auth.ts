@@ -154,6 +154,19 @@ export const authRoutes: RouteDef[] = [
     },
   },
   {
+    method: 'POST',
+    url: '/v1/auth/sessions/revoke-all',
+    access: { roles: ROLES, scopes: [] },
+    summary: 'Sign out everywhere: end all of one’s own sessions, this one included',
+    schema: { response: { 200: z.object({ revoked: z.number() }), ...errors } },
+    handler: async (rt, req, reply) => {
+      const p = user(req);
+      const revoked = await rt.sessions.revokeAll(p.orgId, p.userId, actor(req));
+      void reply.clearCookie(SESSION_COOKIE, { path: '/' });
+      return { revoked };
+    },
+  },
+  {
     method: 'GET',
     url: '/v1/auth/session',
     access: { session: true },

@@ -5,7 +5,12 @@
  * the send pipeline, so consent, quiet hours, caps and rate limits apply.
  */
 import { z } from 'zod';
-import { CAMPAIGN_STATUSES } from '../../campaigns/index.js';
+import {
+  CAMPAIGN_STATUSES,
+  MAX_CAMPAIGNS_LISTED,
+  MAX_PROBLEMS_LISTED,
+} from '../../campaigns/index.js';
+import { PROGRAMS } from '../../messaging/index.js';
 import { APPOINTMENT_STATUSES, type AppointmentFilter } from '../../reminders/index.js';
 import { actor, errors, principal, type RouteDef } from './route-def.js';
 
@@ -38,6 +43,31 @@ const campaignView = z.object({
   progress,
 });
 const idParams = z.object({ id: z.string().min(1).max(64) });
+const csvField = z
+  .string()
+  .min(1)
+  .max(8 * 1024 * 1024)
+  .describe('A header row with phone and one column per template slot');
+const listCheck = z.object({
+  total: z.number(),
+  valid: z.number().describe('Rows that would be accepted'),
+  invalid: z.number().describe('Rows with an unusable number or slot value (they would fail)'),
+  suppressedByConsent: z.number(),
+  missingColumns: z.array(z.string()).describe('Slots with no column: the list would be refused'),
+  program: z.enum(PROGRAMS).nullable(),
+  problems: z
+    .array(z.object({ row: z.number(), code: z.string(), slot: z.string().nullable() }))
+    .describe(`The first ${MAX_PROBLEMS_LISTED} rows with a problem (row 1 follows the header)`),
+  preview: z
+    .object({
+      row: z.number(),
+      body: z.string(),
+      segments: z.number(),
+      encoding: z.enum(['GSM-7', 'UCS-2']),
+    })
+    .nullable()
+    .describe('The text the first valid row would receive'),
+});
 
 export const campaignRoutes: RouteDef[] = [
   {
@@ -51,12 +81,7 @@ export const campaignRoutes: RouteDef[] = [
         .object({
           name: z.string().min(1).max(200),
           template: z.string().min(1).max(64).describe('Template id or name'),
-          csv: z
-            .string()
-            .min(1)
-            .max(8 * 1024 * 1024)
-            .optional()
-            .describe('A header row with phone and one column per template slot'),
+          csv: csvField.optional(),
           filter: z
             .object({
               from: z.iso.datetime({ offset: true }).optional(),
@@ -94,6 +119,42 @@ export const campaignRoutes: RouteDef[] = [
       );
       return reply.code(201).send(c);
     },
+  },
+  {
+    method: 'POST',
+    url: '/v1/campaigns/validate',
+    access: SEND,
+    summary:
+      'Check a CSV list against a template before creating a campaign: bad numbers, empty or invalid slots, no consent (counted, first rows listed), and a preview; nothing is stored',
+    bodyLimit: 8 * 1024 * 1024,
+    schema: {
+      body: z.object({
+        template: z.string().min(1).max(64).describe('Template id or name'),
+        csv: csvField,
+      }),
+      response: { 200: listCheck, ...errors },
+    },
+    handler: async (rt, req) =>
+      rt.campaigns.check(
+        principal(req).orgId,
+        actor(req),
+        req.body as { template: string; csv: string },
+      ),
+  },
+  {
+    method: 'GET',
+    url: '/v1/campaigns',
+    access: READ,
+    summary: 'The organisation’s campaigns, newest first, with their progress',
+    schema: {
+      querystring: z.object({
+        limit: z.coerce.number().int().min(1).max(MAX_CAMPAIGNS_LISTED).default(50),
+      }),
+      response: { 200: z.object({ data: z.array(campaignView) }), ...errors },
+    },
+    handler: async (rt, req) => ({
+      data: await rt.campaigns.list(principal(req).orgId, (req.query as { limit: number }).limit),
+    }),
   },
   {
     method: 'GET',

@@ -31,7 +31,7 @@ const status = z.object({
   canSend: z.boolean(),
 });
 
-const consentView = z.object({
+export const consentView = z.object({
   phone: z.string(),
   programs: z.object({ care: status, billing: status, surveys: status, marketing: status }),
   history: z.array(

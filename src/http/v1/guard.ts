@@ -26,8 +26,8 @@ export const guardRoutes: RouteDef[] = [
   {
     method: 'POST',
     url: '/v1/guard/check',
-    // Whoever may send a text may ask how the guard would treat it.
-    access: { roles: ['provider', 'staff'], scopes: ['messages:send'] },
+    // Whoever may send a text or write a template may ask how the guard would treat it.
+    access: { roles: ['admin', 'provider', 'staff'], scopes: ['messages:send', 'templates:write'] },
     summary: 'Check a text with the content guard: allow (plain SMS) or secure, with findings',
     schema: { body: checkBody, response: { 200: scanResult, ...errors } },
     handler: async (_rt, req) => {

@@ -20,6 +20,11 @@ import { complianceRoutes } from './compliance.js';
 import { policyRoutes } from './policy.js';
 import { appointmentRoutes } from './appointments.js';
 import { campaignRoutes } from './campaigns.js';
+import { conversationRoutes } from './conversations.js';
+import { contactRoutes } from './contacts.js';
+import { sendTimeRoutes } from './send-time.js';
+import { statsRoutes } from './stats.js';
+import { apiKeyRoutes } from './api-keys.js';
 
 export type { RouteDef } from './route-def.js';
 
@@ -40,4 +45,9 @@ export const routes: readonly RouteDef[] = [
   ...policyRoutes,
   ...appointmentRoutes,
   ...campaignRoutes,
+  ...conversationRoutes,
+  ...contactRoutes,
+  ...sendTimeRoutes,
+  ...statsRoutes,
+  ...apiKeyRoutes,
 ];

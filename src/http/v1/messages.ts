@@ -180,6 +180,18 @@ export const messageRoutes: RouteDef[] = [
     },
   },
   {
+    method: 'GET',
+    url: '/v1/webhook',
+    access: { roles: ['admin'], scopes: ['webhooks:write'] },
+    summary: 'The status webhook URL (its signing secret is shown only when first made)',
+    schema: { response: { 200: z.object({ url: z.string().nullable() }), ...errors } },
+    handler: async (rt, req) => {
+      const org = await rt.orgs.get(principal(req).orgId);
+      if (!org) throw new AppError('not_found', 'No such organisation.');
+      return { url: org.webhookUrl };
+    },
+  },
+  {
     method: 'PUT',
     url: '/v1/webhook',
     access: { roles: ['admin'], scopes: ['webhooks:write'] },

@@ -20,6 +20,14 @@ const policyView = z.object({
   updatedAt: z.string(),
 });
 
+const standingView = z
+  .object({
+    acknowledgedAt: z.string().nullable().describe('The caller’s latest acknowledgement'),
+    dueAt: z.string().nullable(),
+    due: z.boolean().describe('The caller must acknowledge the current text before going on'),
+  })
+  .describe('The signed-in caller’s own standing');
+
 const ackView = z.object({
   version: z.number().int(),
   acknowledgedAt: z.string(),
@@ -42,11 +50,13 @@ export const policyRoutes: RouteDef[] = [
     url: '/v1/policy',
     access: SIGNED_IN,
     summary: 'The organisation’s texting policy',
-    schema: { response: { 200: policyView, ...errors } },
+    schema: { response: { 200: policyView.extend({ mine: standingView }), ...errors } },
     handler: async (rt, req) => {
-      const p = await rt.policyAcks.get(principal(req).orgId);
+      const who = principal(req);
+      const p = await rt.policyAcks.get(who.orgId);
       if (!p) throw new AppError('policy_not_set');
-      return p;
+      const mine = who.kind === 'user' ? await rt.policyAcks.standing(who.orgId, who.userId) : null;
+      return { ...p, mine: mine ?? { acknowledgedAt: null, dueAt: null, due: true } };
     },
   },
   {

@@ -11,11 +11,17 @@ const alertView = z.object({
   id: z.string(),
   signal: z.enum(SIGNALS),
   severity: z.enum(['warning', 'critical']),
-  scope: z.object({ type: z.enum(['organisation', 'sender']), id: z.string() }),
+  scope: z.object({
+    type: z.enum(['organisation', 'sender', 'program', 'campaign']),
+    id: z.string(),
+  }),
   explanation: z.string().describe('Plain language: what happened and what to check'),
   figures: z.record(z.string(), z.number()).describe('Counts and rates behind the alert'),
   status: z.enum(['open', 'resolved']),
   pausedSenders: z.array(z.string()).describe('Senders this alert paused (critical alerts)'),
+  pausedCampaigns: z
+    .array(z.string())
+    .describe('Campaigns this alert paused (critical alerts on a campaign)'),
   createdAt: z.string(),
   resolvedAt: z.string().nullable(),
   resolvedBy: z.string().nullable(),

@@ -24,6 +24,9 @@ const senderView = z.object({
   capTimeZone: z.string().nullable(),
   default: z.boolean(),
   secondary: z.boolean(),
+  pool: z
+    .boolean()
+    .describe('In the pool: messages naming no sender go from it, sticky per recipient'),
   webhooks: z.record(z.string(), z.string()).describe('Paths under PUBLIC_URL to give the carrier'),
 });
 
@@ -49,11 +52,25 @@ const addBody = z.object({
     .boolean()
     .optional()
     .describe("Fail over to it when another sender's carrier keeps failing"),
+  pool: z.boolean().optional().describe('Join the sender pool (sticky sender per recipient)'),
   preset: z
     .enum(THROUGHPUT_PRESETS as [ThroughputPreset, ...ThroughputPreset[]])
     .optional()
     .describe('10DLC throughput preset; explicit mps and daily cap win'),
 });
+
+const updateBody = z
+  .object({
+    mps: z.number().int().min(1).max(10_000).optional().describe('Segments per second'),
+    dailyCap: z.number().int().min(1).nullable().optional().describe('null: no cap'),
+    capTimeZone: z.string().max(64).nullable().optional(),
+    default: z.literal(true).optional().describe('Make it the default sender'),
+    secondary: z.boolean().optional(),
+    pool: z.boolean().optional(),
+  })
+  .strict();
+
+const idParams = z.object({ id: z.string().max(64) });
 
 function view(s: Sender): z.infer<typeof senderView> {
   return {
@@ -65,6 +82,7 @@ function view(s: Sender): z.infer<typeof senderView> {
     capTimeZone: s.capTimeZone,
     default: s.isDefault,
     secondary: s.isSecondary,
+    pool: s.inPool,
     webhooks: webhookPaths(s),
   };
 }
@@ -88,15 +106,52 @@ export const senderRoutes: RouteDef[] = [
     schema: { body: addBody, response: { 201: senderView, ...errors } },
     handler: async (rt, req, reply) => {
       const b = req.body as z.infer<typeof addBody>;
-      const { default: isDefault, secondary, ...rest } = b;
+      const { default: isDefault, secondary, pool, ...rest } = b;
       const { sender } = await addConfiguredSender(
         rt.orgs,
         rt.config.defaultMps,
         principal(req).orgId,
-        { ...rest, isDefault, isSecondary: secondary },
+        { ...rest, isDefault, isSecondary: secondary, inPool: pool },
         actor(req),
       );
       return reply.code(201).send(view(sender));
+    },
+  },
+  {
+    method: 'PATCH',
+    url: '/v1/senders/:id',
+    access: { roles: ['admin'], scopes: [] },
+    summary: "Change a sender's limits and roles (rate, daily cap, default, secondary, pool)",
+    schema: { params: idParams, body: updateBody, response: { 200: senderView, ...errors } },
+    handler: async (rt, req) => {
+      const b = req.body as z.infer<typeof updateBody>;
+      const { id } = req.params as z.infer<typeof idParams>;
+      const sender = await rt.orgs.updateSender(
+        principal(req).orgId,
+        id,
+        {
+          mps: b.mps,
+          dailyCap: b.dailyCap,
+          capTimeZone: b.capTimeZone,
+          isDefault: b.default,
+          isSecondary: b.secondary,
+          inPool: b.pool,
+        },
+        actor(req),
+      );
+      return view(sender);
+    },
+  },
+  {
+    method: 'DELETE',
+    url: '/v1/senders/:id',
+    access: { roles: ['admin'], scopes: [] },
+    summary: 'Remove a sender and its credentials (not the default; none of its texts waiting)',
+    schema: { params: idParams, response: { 204: z.null(), ...errors } },
+    handler: async (rt, req, reply) => {
+      const { id } = req.params as z.infer<typeof idParams>;
+      await rt.removeSender(principal(req).orgId, id, actor(req));
+      return reply.code(204).send(null);
     },
   },
 ];

@@ -5,14 +5,17 @@
  * `Appointment?date=ge{now}&_lastUpdated=gt{last}`, follows the searchset's `next` links
  * (FHIR R4 3.1.1.5.5 paging), reads each Appointment's Patient, and upserts it exactly as
  * `PUT /fhir/Appointment/{id}` does. `last` is the newest `meta.lastUpdated` seen (the
- * server's clock, not ours); it is kept in memory, and the first search after a start has
- * none, which is safe because an unchanged appointment changes nothing. The bearer token
+ * server's clock, not ours), stored per organisation and server after each round
+ * (`fhir_poll_cursors`, owned here), so a restart asks only for what changed meanwhile; with
+ * none stored the first search takes everything upcoming, which is safe because an
+ * unchanged appointment changes nothing. The bearer token
  * goes only to the base URL's origin: a `next` link elsewhere is not followed. One
  * Appointment that cannot be used is logged (its id and why) and skipped. Logs carry ids and
  * counts, never patient data.
  */
 import type { Appointment, Bundle, Patient } from 'fhir/r4.js';
 import type { Logger } from '../../observability/index.js';
+import type { Store } from '../../store/index.js';
 import type { Reminders } from '../../reminders/index.js';
 import type { Actor } from '../../audit/index.js';
 import {
@@ -47,9 +50,11 @@ export class FhirPoller {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private lastUpdated: string | undefined;
+  private cursorLoaded = false;
   private readonly base: URL;
 
   constructor(
+    private readonly store: Store,
     private readonly reminders: Reminders,
     private readonly log: Logger,
     readonly opts: FhirPollOptions,
@@ -86,6 +91,10 @@ export class FhirPoller {
 
   /** One round: every page of changed upcoming Appointments. */
   async pollOnce(now = Date.now()): Promise<PollResult> {
+    if (!this.cursorLoaded) {
+      this.lastUpdated = await this.loadCursor();
+      this.cursorLoaded = true;
+    }
     const first = new URL('Appointment', this.base);
     first.searchParams.set('date', `ge${new Date(now).toISOString()}`);
     if (this.lastUpdated) first.searchParams.set('_lastUpdated', `gt${this.lastUpdated}`);
@@ -111,9 +120,39 @@ export class FhirPoller {
       }
       url = this.nextOf(bundle);
     }
+    if (newest !== this.lastUpdated && newest !== undefined) await this.saveCursor(newest);
     this.lastUpdated = newest;
     this.log.info({ orgId: this.opts.orgId, ...result }, 'fhir poll done');
     return result;
+  }
+
+  /** Where the last round stopped, for this organisation and server. */
+  private async loadCursor(): Promise<string | undefined> {
+    const row = await this.store.db
+      .selectFrom('fhir_poll_cursors')
+      .select('last_updated')
+      .where('org_id', '=', this.opts.orgId)
+      .where('base_url', '=', this.base.href)
+      .executeTakeFirst();
+    return row?.last_updated;
+  }
+
+  private async saveCursor(lastUpdated: string): Promise<void> {
+    const row = {
+      org_id: this.opts.orgId,
+      base_url: this.base.href,
+      last_updated: lastUpdated,
+      updated_at: Date.now(),
+    };
+    await this.store.db
+      .insertInto('fhir_poll_cursors')
+      .values(row)
+      .onConflict((oc) =>
+        oc
+          .columns(['org_id', 'base_url'])
+          .doUpdateSet({ last_updated: lastUpdated, updated_at: row.updated_at }),
+      )
+      .execute();
   }
 
   private async save(

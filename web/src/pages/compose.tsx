@@ -1,22 +1,20 @@
 /**
  * @module web/pages/compose
- * Compose a text: recipient, program, free text with live content-guard feedback (findings
- * highlighted by category, and what will happen: plain SMS, or a secure-portal message
- * with only a neutral notice by SMS), the segment count and encoding, or a template with
- * its typed slots; then send (POST /v1/messages) and show what the server did.
+ * Compose a text: recipient (by number, or found by name: web/compose-recipient), program,
+ * send-at with the recipient's consent and quiet hours shown before sending, free text with
+ * live content-guard feedback (findings highlighted by category, and what will happen: plain
+ * SMS, or a secure-portal message with only a neutral notice by SMS), the segment count and
+ * encoding, or a template with its typed slots; then send (POST /v1/messages) and show what
+ * the server did.
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { countSegments } from '../../../src/messaging/segments.js';
 import { api, ApiError, idempotencyKey, PROGRAMS, type Program } from '../api';
-import { CATEGORY_LABELS, highlight, type Finding } from '../guard-feedback';
+import { GuardFeedback, useGuardCheck } from '../guard-check';
+import { SLOT_INPUT } from '../slot-inputs';
+import { PatientPicker, RecipientStatus } from '../compose-recipient';
 
-const GUARD_DEBOUNCE_MS = 300;
 const MAX_SEGMENTS = 10;
-
-interface GuardResult {
-  verdict: 'allow' | 'secure';
-  findings: Finding[];
-}
 
 interface Template {
   id: string;
@@ -42,49 +40,6 @@ interface SendResult {
   };
 }
 
-const SLOT_INPUT: Record<string, { type: string; hint: string }> = {
-  firstName: { type: 'text', hint: 'Letters only, e.g. Ana' },
-  date: { type: 'date', hint: 'The day (no year is shown)' },
-  time: { type: 'time', hint: '24-hour, e.g. 14:30' },
-  clinicName: { type: 'text', hint: 'e.g. Lakeside Clinic' },
-  location: { type: 'text', hint: 'e.g. 12 Main Street, Suite 4' },
-  providerName: { type: 'text', hint: 'e.g. Dr. Patel' },
-  link: { type: 'url', hint: 'An https address' },
-  phone: { type: 'tel', hint: 'A phone number' },
-  code: { type: 'text', hint: '4–12 letters and digits' },
-};
-
-/** The live verdict for `text`, debounced; stale answers are dropped. */
-function useGuardCheck(text: string): { result: GuardResult | null; error: string | null } {
-  const [result, setResult] = useState<GuardResult | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    if (text.trim() === '') {
-      setResult(null);
-      setError(null);
-      return;
-    }
-    const ctl = new AbortController();
-    const timer = setTimeout(() => {
-      api<GuardResult>('POST', '/v1/guard/check', { text }, { signal: ctl.signal }).then(
-        (r) => {
-          setResult(r);
-          setError(null);
-        },
-        (e: unknown) => {
-          if (ctl.signal.aborted) return;
-          setError(e instanceof ApiError ? e.message : 'The content check is unavailable.');
-        },
-      );
-    }, GUARD_DEBOUNCE_MS);
-    return () => {
-      clearTimeout(timer);
-      ctl.abort();
-    };
-  }, [text]);
-  return { result, error };
-}
-
 export function Compose() {
   const [to, setTo] = useState('');
   const [program, setProgram] = useState<Program>('care');
@@ -97,6 +52,7 @@ export function Compose() {
     encoding: string;
   } | null>(null);
   const [text, setText] = useState('');
+  const [sendAt, setSendAt] = useState('');
   const [sending, setSending] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [sent, setSent] = useState<SendResult | null>(null);
@@ -140,9 +96,10 @@ export function Compose() {
     setError(null);
     setSent(null);
     try {
+      const when = sendAt ? { sendAt: new Date(sendAt).toISOString() } : {};
       const body = template
-        ? { to, program, template: template.id, variables }
-        : { to, program, body: text };
+        ? { to, program, template: template.id, variables, ...when }
+        : { to, program, body: text, ...when };
       const r = await api<SendResult>('POST', '/v1/messages', body, {
         headers: { 'idempotency-key': idempotencyKey() },
       });
@@ -158,8 +115,6 @@ export function Compose() {
   };
 
   const seg = countSegments(text);
-  const spans = guard.result ? highlight(text, guard.result.findings) : [];
-  const categories = [...new Set(guard.result?.findings.map((f) => f.category) ?? [])];
 
   return (
     <main id="main" className="page">
@@ -174,6 +129,7 @@ export function Compose() {
             {error}
           </p>
         )}
+        <PatientPicker onPick={(phone) => setTo(phone)} />
         <div className="row">
           <div className="field">
             <label htmlFor="to">Recipient number</label>
@@ -211,7 +167,17 @@ export function Compose() {
               ))}
             </select>
           </div>
+          <div className="field">
+            <label htmlFor="send-at">Send at (your time; empty: now)</label>
+            <input
+              id="send-at"
+              type="datetime-local"
+              value={sendAt}
+              onChange={(e) => setSendAt(e.target.value)}
+            />
+          </div>
         </div>
+        <RecipientStatus to={to} program={program} sendAt={sendAt} />
 
         {template ? (
           <fieldset className="slots">
@@ -263,47 +229,25 @@ export function Compose() {
                 : `${seg.segments} segment${seg.segments === 1 ? '' : 's'} · ${seg.encoding} · ${seg.units} ${seg.encoding === 'GSM-7' ? 'septets' : 'code units'}`}
               {seg.segments > MAX_SEGMENTS && ` — over the limit of ${MAX_SEGMENTS} segments`}
             </p>
-            <section className="guard" aria-labelledby="guard-title">
-              <h2 id="guard-title">Content check</h2>
-              <div id="guard-verdict" aria-live="polite">
-                {guard.error && <p className="alert error">{guard.error}</p>}
-                {!guard.result && !guard.error && (
-                  <p className="muted">Type a message to see how it will be sent.</p>
-                )}
-                {guard.result?.verdict === 'allow' && (
-                  <p className="verdict allow" data-verdict="allow">
-                    Will be sent as SMS.
+            <GuardFeedback
+              text={text}
+              guard={guard}
+              verdictId="guard-verdict"
+              empty="Type a message to see how it will be sent."
+              allow="Will be sent as SMS."
+              secure={(categories) => (
+                <>
+                  <p>
+                    <strong>Will be diverted to the secure portal.</strong> It reveals health
+                    information ({categories}), so the patient gets only this notice by SMS:
                   </p>
-                )}
-                {guard.result?.verdict === 'secure' && (
-                  <div className="verdict secure" data-verdict="secure">
-                    <p>
-                      <strong>Will be diverted to the secure portal.</strong> It reveals health
-                      information ({categories.map((c) => CATEGORY_LABELS[c] ?? c).join(', ')}), so
-                      the patient gets only this notice by SMS:
-                    </p>
-                    <blockquote className="notice">
-                      You have a new message from your organisation. View it securely: https://…/s/…
-                      Reply STOP to opt out.
-                    </blockquote>
-                  </div>
-                )}
-              </div>
-              {guard.result && guard.result.findings.length > 0 && (
-                <p className="highlighted" aria-label="Message with findings highlighted">
-                  {spans.map((s, i) =>
-                    s.category ? (
-                      <mark key={i} className={`finding finding-${s.category}`}>
-                        {s.text}
-                        <span className="tag">{CATEGORY_LABELS[s.category] ?? s.category}</span>
-                      </mark>
-                    ) : (
-                      <span key={i}>{s.text}</span>
-                    ),
-                  )}
-                </p>
+                  <blockquote className="notice">
+                    You have a new message from your organisation. View it securely: https://…/s/…
+                    Reply STOP to opt out.
+                  </blockquote>
+                </>
               )}
-            </section>
+            />
           </>
         )}
         <button type="submit" disabled={sending}>

@@ -1,0 +1,286 @@
+/**
+ * The console's Conversations page end to end in Debian's Chromium (playwright-core, no
+ * downloaded browser) against a real server with its workers and the simulator carrier:
+ * a patient replies STOP to a text and the thread shows the reply and the consent it changed
+ * (and so does the Consent page); a staff member opening a thread with a secure message and
+ * a portal reply sees that they exist but not their content (the API sends none), while a
+ * provider reads them and replies; the unread count drops once a thread is opened, and
+ * assignment works. Every state passes an axe-core scan; no number or body in the address
+ * bar or browser storage; no third-party request or CSP violation. Screenshots
+ * docs/images/console-conversations-{desktop,phone}.png with TIDINGS_UPDATE_SCREENSHOTS=1.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { openTestRuntime, waitFor, type TestRuntime } from './helpers.js';
+import {
+  BROWSER_HOOK_TIMEOUT,
+  axeViolations,
+  browserReady,
+  launchChromium,
+  openPage,
+  screenshotDir,
+  screenshots,
+  signIn,
+  textOf,
+} from './browser.js';
+import { SYSTEM_ACTOR } from '../src/audit/index.js';
+import { csrfFor } from '../src/portal/tokens.js';
+
+const READY = browserReady('console conversations end-to-end', { console: true });
+const PASSWORD = 'harbour lantern meadow 17';
+const STOPPER = '+16175550131';
+const SECURE_PATIENT = '+16175550132';
+const SECRET = 'Your A1C was 9.1, please increase your metformin';
+const PORTAL_REPLY = 'Thanks, I will take 1000 mg with dinner';
+const SHOTS = screenshotDir('console-conversations');
+
+describe.skipIf(!READY)('console conversations in headless Chromium', () => {
+  let t: TestRuntime;
+  let base: string;
+  let orgId: string;
+  let senderNumber: string;
+  let browser: Browser;
+
+  const inbound = async (from: string, body: string) => {
+    expect(await t.rt.messaging.receiveInbound({ from, to: senderNumber, body })).not.toBeNull();
+  };
+  const person = async (email: string, role: 'staff' | 'provider' | 'admin') => {
+    const { setupToken } = await t.rt.users.create(orgId, email, role, SYSTEM_ACTOR);
+    await t.rt.users.completeSetup(setupToken, PASSWORD);
+    return email;
+  };
+  /** The list entry of the number ending in `last4`. */
+  const entry = (page: Page, last4: string) =>
+    page
+      .getByRole('list', { name: 'Conversations' })
+      .getByRole('listitem')
+      .filter({
+        hasText: `•••• ${last4}`,
+      });
+
+  beforeAll(async () => {
+    t = await openTestRuntime({ env: { PORT: '0', HOST: '127.0.0.1' } });
+    orgId = (await t.rt.orgs.create('Harbour Clinic', SYSTEM_ACTOR)).orgId;
+    senderNumber = (await t.rt.orgs.senders(orgId))[0]!.number;
+    base = await t.rt.listen();
+    t.rt.startWorkers();
+
+    // A reminder text to one patient; a secure message, a portal reply and a text from another.
+    const sent = await t.rt.send(orgId, SYSTEM_ACTOR, {
+      to: STOPPER,
+      body: 'Harbour Clinic: see you on Tuesday at 10:00. Reply STOP to opt out.',
+      program: 'care',
+    });
+    await waitFor(async () => {
+      const m = await t.rt.messaging.get(orgId, sent.message.id, SYSTEM_ACTOR);
+      return m.status === 'delivered' || m.status === 'sent' ? m : undefined;
+    });
+    const sec = await t.rt.portal.createSecureMessage(orgId, SYSTEM_ACTOR, {
+      to: SECURE_PATIENT,
+      body: SECRET,
+      program: 'care',
+      verify: 'dob',
+      dob: '1975-06-02',
+    });
+    const notice = await t.rt.messaging.get(orgId, sec.notice.id, SYSTEM_ACTOR);
+    const token = new URL(/https?:\/\/\S+/.exec(notice.body!)![0]).pathname.split('/')[2]!;
+    const v = await t.rt.portal.verify(token, { month: '06', day: '02', year: '1975' });
+    const session = (v as { sessionToken: string }).sessionToken;
+    expect((await t.rt.portal.reply(token, session, csrfFor(session), PORTAL_REPLY)).kind).toBe(
+      'replied',
+    );
+    await inbound(SECURE_PATIENT, 'Is there parking at the clinic?');
+    // An appointment from the scheduling feed, and the patient asks to reschedule (R): a task.
+    await t.rt.reminders.upsertAppointment(orgId, SYSTEM_ACTOR, {
+      externalId: 'A-2041',
+      source: 'api',
+      status: 'booked',
+      start: Date.now() + 3 * 24 * 3600_000,
+      patient: { given: 'Rosa', family: 'Lind', phone: SECURE_PATIENT },
+    });
+    await inbound(SECURE_PATIENT, 'R');
+    expect((await t.rt.reminders.tasks(orgId)).map((k) => k.kind)).toEqual(['reschedule_request']);
+    browser = await launchChromium();
+  }, BROWSER_HOOK_TIMEOUT);
+  afterAll(async () => {
+    await browser?.close();
+    await t?.cleanup();
+    SHOTS.discard();
+  });
+
+  it('staff: STOP shows in the thread and flips consent; secure content is withheld; unread and assignment', async () => {
+    const email = await person('desk@harbour.example', 'staff');
+    const { context, page, thirdParty, cspViolations } = await openPage(browser, base);
+    await signIn(page, base, { email, password: PASSWORD });
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    await nav.getByRole('link', { name: 'Conversations' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Conversations' }).waitFor();
+    expect(page.url()).toBe(`${base}/console/conversations`);
+    expect(await page.title()).toBe('Conversations · Tidings');
+
+    // The secure patient: a portal reply and two texts, all unread; the R is a task.
+    expect(await textOf(entry(page, '0132'), '3 unread')).toContain('3 unread');
+    const tasks = page.getByRole('region', { name: 'Reschedule requests' });
+    expect(await tasks.textContent()).toContain('A-2041');
+    expect(await entry(page, '0131').textContent()).not.toContain('unread');
+    expect(await axeViolations(page)).toEqual([]);
+
+    // Opening it: the text is there, the secure content is not — and the API sent none.
+    const threadResponse = page.waitForResponse(
+      (r) => /\/v1\/conversations\/cnv_[^/]+$/.test(r.url()) && r.request().method() === 'GET',
+    );
+    await entry(page, '0132').getByRole('button').click();
+    const thread = page.getByRole('region', { name: /Conversation with •••• 0132/ });
+    await thread.waitFor();
+    const raw = await (await threadResponse).text();
+    expect(raw).not.toContain('A1C');
+    expect(raw).not.toContain('1000 mg');
+    expect(raw).toContain('"secureContent":false');
+    expect(await textOf(thread, 'Is there parking at the clinic?')).toContain(
+      'Is there parking at the clinic?',
+    );
+    expect(await thread.textContent()).toContain('shown to providers only');
+    expect(await thread.locator('.withheld').count()).toBe(2);
+    expect(await page.locator('body').textContent()).not.toContain('metformin');
+    // The unread count drops once opened.
+    await waitFor(async () =>
+      (await entry(page, '0132').textContent())?.includes('unread') ? undefined : true,
+    );
+    expect(await axeViolations(page)).toEqual([]);
+
+    // The reschedule request is marked in the thread; closing it there empties the tasks.
+    const request = thread.getByRole('listitem').filter({ hasText: 'Reschedule request' });
+    expect(await request.locator('.body').textContent()).toBe('R');
+    await request.getByRole('button', { name: 'Done: reschedule request' }).click();
+    await expect(tasks.getByText('No open requests.').textContent()).resolves.toBeTruthy();
+    expect(await t.rt.reminders.tasks(orgId)).toEqual([]);
+
+    // Assignment: to me, then the "Assigned to me" view.
+    await thread.getByRole('button', { name: 'Assign to me' }).click();
+    expect(await textOf(entry(page, '0132'), `Assigned to ${email}`)).toContain(
+      `Assigned to ${email}`,
+    );
+    await waitFor(async () =>
+      (await entry(page, '0132').textContent())?.includes(`Assigned to ${email}`)
+        ? true
+        : undefined,
+    );
+    await page.getByLabel('Show').selectOption('me');
+    await waitFor(async () =>
+      (await page.getByRole('list', { name: 'Conversations' }).getByRole('listitem').count()) === 1
+        ? true
+        : undefined,
+    );
+    expect(await entry(page, '0132').count()).toBe(1);
+    await page.getByLabel('Show').selectOption('all');
+    await entry(page, '0131').waitFor();
+
+    // The patient replies STOP: the thread shows it, and the consent it changed.
+    await entry(page, '0131').getByRole('button').click();
+    const stopThread = page.getByRole('region', { name: /Conversation with •••• 0131/ });
+    await stopThread.waitFor();
+    expect(await stopThread.getByTestId('thread-consent').textContent()).toContain(
+      'care: no record',
+    );
+    await inbound(STOPPER, 'STOP');
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await expect(entry(page, '0131').textContent()).resolves.toBeTruthy();
+    await waitFor(async () =>
+      (await entry(page, '0131').textContent())?.includes('1 unread') ? true : undefined,
+    );
+    await entry(page, '0131').getByRole('button').click();
+    await waitFor(async () =>
+      (await stopThread.getByTestId('thread-consent').textContent())?.includes('care: opted out')
+        ? true
+        : undefined,
+    );
+    const stopItems = stopThread.getByRole('list', { name: 'Messages, oldest first' });
+    expect(await textOf(stopItems, 'STOP')).toContain('STOP');
+    // The keyword engine's confirmation follows, and replying is refused.
+    await waitFor(async () =>
+      (await stopItems.textContent())?.includes('Automatic reply') ? true : undefined,
+    );
+    await stopThread.getByLabel('Reply text').fill('Can we call you instead?');
+    await stopThread.getByRole('button', { name: 'Send reply' }).click();
+    expect(await textOf(stopThread.getByRole('alert'), /opted out/)).toMatch(/opted out/);
+    expect(await axeViolations(page)).toEqual([]);
+
+    // The Consent page agrees.
+    await nav.getByRole('link', { name: 'Consent' }).click();
+    await page.getByLabel('Patient number').fill(STOPPER);
+    await page.getByRole('button', { name: 'Look up' }).click();
+    await page.getByRole('heading', { name: 'History' }).waitFor();
+    expect(await page.locator('table').first().textContent()).toContain('Opted out');
+
+    // Nothing about the patients in the address bar or browser storage.
+    const stored = await page.evaluate<string>(
+      'JSON.stringify([location.href, Object.entries(sessionStorage), Object.entries(localStorage)])',
+    );
+    expect(stored).not.toMatch(/555013[12]/);
+    expect(stored).not.toContain('parking');
+    expect(thirdParty).toEqual([]);
+    expect(cspViolations).toEqual([]);
+    await context.close();
+  });
+
+  it('provider: reads the secure message and the portal reply, and replies', async () => {
+    const email = await person('dr.ito@harbour.example', 'provider');
+    const { context, page, thirdParty, cspViolations } = await openPage(browser, base);
+    await signIn(page, base, { email, password: PASSWORD });
+    await page
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link', { name: 'Conversations' })
+      .click();
+    await entry(page, '0132').getByRole('button').click();
+    const thread = page.getByRole('region', { name: /Conversation with •••• 0132/ });
+    await thread.waitFor();
+    expect(await textOf(thread, SECRET)).toContain(SECRET);
+    expect(await thread.textContent()).toContain(PORTAL_REPLY);
+    expect(await thread.locator('.withheld').count()).toBe(0);
+    // The notice carries the portal link: never shown.
+    expect(await thread.textContent()).toContain('neutral notice with the portal link (not shown)');
+    expect(await thread.textContent()).not.toMatch(/\/s\/[A-Za-z0-9_-]{10,}/);
+
+    await thread.getByLabel('Reply text').fill('Yes, there is free parking behind the building.');
+    await thread.getByRole('button', { name: 'Send reply' }).click();
+    expect(await textOf(thread.getByRole('status'), 'Reply sent')).toContain('Reply sent');
+    await waitFor(async () =>
+      (await thread.textContent())?.includes('free parking behind the building') ? true : undefined,
+    );
+    expect(await axeViolations(page)).toEqual([]);
+    await screenshots(page, SHOTS.dir, 'console-conversations');
+    expect(page.url()).toBe(`${base}/console/conversations`);
+    const stored = await page.evaluate<string>(
+      'JSON.stringify([Object.entries(sessionStorage), Object.entries(localStorage)])',
+    );
+    expect(stored).not.toContain('5550132');
+    expect(stored).not.toContain('A1C');
+    expect(thirdParty).toEqual([]);
+    expect(cspViolations).toEqual([]);
+    await context.close();
+  });
+  it('admin: sees the inbox without bodies and assigns from a list of users', async () => {
+    await person('admin@harbour.example', 'admin');
+    const { context, page, cspViolations } = await openPage(browser, base);
+    await signIn(page, base, { email: 'admin@harbour.example', password: PASSWORD });
+    await page
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link', { name: 'Conversations' })
+      .click();
+    await entry(page, '0131').waitFor();
+    // No thread to open: admins do not read message bodies.
+    expect(
+      await page.getByRole('list', { name: 'Conversations' }).getByRole('button').count(),
+    ).toBe(0);
+    await page.getByLabel('Assign •••• 0131 to').selectOption({ label: 'desk@harbour.example' });
+    await expect(page.getByRole('status').first().textContent()).resolves.toBeTruthy();
+    await waitFor(async () =>
+      (await entry(page, '0131').textContent())?.includes('Assigned to desk@harbour.example')
+        ? true
+        : undefined,
+    );
+    expect(await axeViolations(page)).toEqual([]);
+    expect(cspViolations).toEqual([]);
+    await context.close();
+  });
+});

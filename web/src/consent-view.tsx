@@ -1,0 +1,118 @@
+/**
+ * @module web/consent-view
+ * A number's consent as the console shows it wherever it appears (the Consent page, a
+ * patient's page): the state per program and the full history with its source and evidence.
+ * Pure rendering of the ledger's view (`POST /v1/consents/lookup`, `GET /v1/contacts/{id}/consent`).
+ */
+import { PROGRAMS } from './api';
+
+export interface ProgramState {
+  status: 'opted_in' | 'opted_out' | 'pending' | 'none';
+  canSend: boolean;
+}
+
+export interface ConsentView {
+  phone: string;
+  programs: Record<(typeof PROGRAMS)[number], ProgramState>;
+  history: {
+    id: string;
+    program: string;
+    kind: string;
+    source: string;
+    evidence: string | null;
+    actor: string;
+    occurredAt: string;
+    recordedAt: string;
+  }[];
+}
+
+export const STATUS_LABELS: Record<ProgramState['status'], string> = {
+  opted_in: 'Opted in',
+  opted_out: 'Opted out',
+  pending: 'Awaiting confirmation',
+  none: 'No record',
+};
+
+function when(iso: string): string {
+  return new Date(iso).toLocaleString();
+}
+
+/**
+ * The two tables, each in a section with its own heading. `idPrefix` keeps heading ids apart
+ * when a page shows more than one; `stateTitle` and `historyTitle` name the sections.
+ */
+export function ConsentTables(props: {
+  view: ConsentView;
+  idPrefix: string;
+  stateTitle: string;
+  historyTitle: string;
+}) {
+  const { view, idPrefix, stateTitle, historyTitle } = props;
+  return (
+    <>
+      <section aria-labelledby={`${idPrefix}-state-title`}>
+        <h2 id={`${idPrefix}-state-title`}>{stateTitle}</h2>
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Program</th>
+              <th scope="col">State</th>
+              <th scope="col">May we text?</th>
+            </tr>
+          </thead>
+          <tbody>
+            {PROGRAMS.map((p) => (
+              <tr key={p}>
+                <th scope="row">{p}</th>
+                <td>
+                  <span className={`badge ${view.programs[p].status}`}>
+                    {STATUS_LABELS[view.programs[p].status]}
+                  </span>
+                </td>
+                <td>{view.programs[p].canSend ? 'Yes' : 'No'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
+      <section aria-labelledby={`${idPrefix}-history-title`}>
+        <h2 id={`${idPrefix}-history-title`}>{historyTitle}</h2>
+        {view.history.length === 0 ? (
+          <p className="muted">No consent has been recorded for this number.</p>
+        ) : (
+          <div
+            className="table-scroll"
+            role="region"
+            aria-labelledby={`${idPrefix}-history-title`}
+            tabIndex={0}
+          >
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">When</th>
+                  <th scope="col">Program</th>
+                  <th scope="col">Event</th>
+                  <th scope="col">Source</th>
+                  <th scope="col">Evidence</th>
+                  <th scope="col">Recorded by</th>
+                </tr>
+              </thead>
+              <tbody>
+                {view.history.map((h) => (
+                  <tr key={h.id}>
+                    <td>{when(h.occurredAt)}</td>
+                    <td>{h.program}</td>
+                    <td>{h.kind}</td>
+                    <td>{h.source}</td>
+                    <td>{h.evidence ?? '—'}</td>
+                    <td>{h.actor}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+    </>
+  );
+}
