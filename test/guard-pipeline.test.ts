@@ -163,6 +163,20 @@ for (const dialect of DIALECTS) {
       expect(text).not.toContain('A1C');
       expect(text).not.toContain('metformin');
       expect(await messageCount()).toBe(before);
+      // Recorded for risk monitoring: the categories, never the text.
+      const rejected = await t.rt.store.db
+        .selectFrom('audit_events')
+        .select('details')
+        .where('org_id', '=', orgId)
+        .where('action', '=', 'guard.rejected')
+        .execute();
+      expect(rejected).toHaveLength(1);
+      expect(rejected[0]!.details).toContain('lab');
+      expect(rejected[0]!.details).not.toMatch(/A1C|metformin/);
+      await t.rt.risk.evaluate(orgId);
+      expect(await t.rt.metrics.registry.metrics()).toMatch(
+        /tidings_risk_signal\{signal="guard_rejections"\} 1/,
+      );
       // Allowed text still goes.
       expect((await send({ to: phone(), body: PLAIN, program: 'care' })).status).toBe(202);
     });

@@ -30,6 +30,8 @@ export const AUDIT_ACTIONS = {
   /** The primary carrier answered again: messages went back to it. */
   'carrier.recovered': '164.312(b)',
   'message.accepted': '164.312(b)',
+  /** The content guard refused a text (policy `reject`): its categories, never the text. */
+  'guard.rejected': '164.312(b)',
   'message.canceled': '164.312(b)',
   'message.rescheduled': '164.312(b)',
   'message.sent': '164.312(b)',

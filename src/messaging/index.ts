@@ -448,6 +448,19 @@ export class Messaging {
       return { verdict: 'secure', action: 'overridden', categories };
     }
     if (settings.action === 'reject' || !this.opts.divert) {
+      // Recorded for risk monitoring (many refusals: an integration sending PHI in plain SMS).
+      await this.store.transaction((tx) =>
+        appendAudit(tx, this.store.dialect, [
+          {
+            orgId,
+            actor,
+            action: 'guard.rejected',
+            targetType: 'organisation',
+            targetId: orgId,
+            details: { categories: categories.join(',') },
+          },
+        ]),
+      );
       throw new AppError(
         'content_requires_secure',
         `The text discloses health information (${categories.join(', ')}): send it as a secure message.`,

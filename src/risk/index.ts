@@ -246,6 +246,7 @@ export class RiskMonitor {
       .where('at', '>=', dayAgo)
       .where('action', 'in', [
         'secure_message.created',
+        'guard.rejected',
         'secure_message.verify_failed',
         'secure_message.locked',
         'breakglass.granted',
@@ -254,10 +255,12 @@ export class RiskMonitor {
       .execute();
     const count = (a: string) => Number(actions.find((x) => x.action === a)?.n ?? 0);
     const diversions = count('secure_message.created');
+    const rejections = count('guard.rejected');
     const verifyFailed = count('secure_message.verify_failed');
     const locked = count('secure_message.locked');
     const breakGlass = count('breakglass.granted');
     note('guard_diversions', diversions);
+    note('guard_rejections', rejections);
     note('portal_verification_failures', verifyFailed);
     note('portal_lockouts', locked);
     note('break_glass_use', breakGlass);
@@ -268,6 +271,15 @@ export class RiskMonitor {
         diversions,
         THRESHOLDS.guardDiversionsWarn,
         `${diversions} texts in the last 24 hours held health information and went to the secure portal instead. Check that integrations use templates and secure messages on purpose.`,
+      ),
+    );
+    push(
+      countFinding(
+        'guard_rejections',
+        orgId,
+        rejections,
+        THRESHOLDS.guardRejectionsWarn,
+        `The content guard refused ${rejections} texts in the last 24 hours because they held health information. An integration may be putting results or medications in plain texts; send those as secure messages.`,
       ),
     );
     push(

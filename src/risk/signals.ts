@@ -12,6 +12,7 @@ export const SIGNALS = [
   'carrier_filtering',
   'carrier_cap_errors',
   'guard_diversions',
+  'guard_rejections',
   'portal_verification_failures',
   'portal_lockouts',
   'break_glass_use',
@@ -78,6 +79,7 @@ export const THRESHOLDS = {
   /** Texts carriers held back for throughput or daily caps, in 24 h. */
   carrierCapErrorsWarn: 20,
   guardDiversionsWarn: 200,
+  guardRejectionsWarn: 50,
   verifyFailuresWarn: 20,
   lockoutsWarn: 5,
   loginAddressesWarn: 5,
