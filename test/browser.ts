@@ -1,7 +1,9 @@
 /**
  * What the browser tests share: Debian's Chromium through playwright-core (never a
  * downloaded browser), the axe-core scan, desktop and phone screenshots, a page that records
- * third-party requests and CSP violations, and signing a console user in with TOTP.
+ * third-party requests and CSP violations, and signing a console user in with TOTP. A console
+ * suite opens its server, organisation and browser with `consoleSuite` and adds its users
+ * with `addConsoleUser`.
  * A suite that needs the browser runs under `describe.skipIf(!browserReady(...))`, which
  * prints a visible `[skipped]` line saying why.
  */
@@ -17,7 +19,10 @@ import {
   type Page,
 } from 'playwright-core';
 import { generateSync } from 'otplib';
+import { afterAll, beforeAll } from 'vitest';
 import { CONSOLE_DIR } from '../src/http/console.js';
+import { SYSTEM_ACTOR } from '../src/audit/index.js';
+import { openTestRuntime, type TestRuntime, type TestRuntimeOptions } from './helpers.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const DESKTOP = { width: 1280, height: 800 };
@@ -173,4 +178,76 @@ export async function textOf(
 ): Promise<string> {
   await locator.filter({ hasText: want }).first().waitFor({ timeout });
   return (await locator.first().textContent()) ?? '';
+}
+
+/** What a console suite's tests use, filled in by its `beforeAll` (see `consoleSuite`). */
+export interface ConsoleSuite {
+  t: TestRuntime;
+  /** The server's address, e.g. http://127.0.0.1:40123. */
+  base: string;
+  /** The suite's organisation. */
+  orgId: string;
+  browser: Browser;
+  /** Where the suite's screenshots go (see `screenshotDir`). */
+  shots: string;
+}
+
+/**
+ * Registers a console suite's hooks; call it in the suite's `describe`. Before all: a test
+ * runtime (`env` and `runtime` added to the defaults) listening on 127.0.0.1, one
+ * organisation, then `seed` (e.g. users, traffic, starting the workers), then Chromium.
+ * After all: the browser closed, the runtime cleaned up, temporary screenshots removed.
+ * The returned object is filled in when the first hook has run.
+ */
+export function consoleSuite(opts: {
+  /** Names the temporary screenshot directory. */
+  shots: string;
+  env?: Record<string, string>;
+  runtime?: TestRuntimeOptions['runtime'];
+  seed?: (suite: ConsoleSuite) => Promise<void>;
+}): ConsoleSuite {
+  const suite = {} as ConsoleSuite;
+  let discard = () => {};
+  beforeAll(async () => {
+    suite.t = await openTestRuntime({
+      env: { PORT: '0', HOST: '127.0.0.1', ...opts.env },
+      ...(opts.runtime ? { runtime: opts.runtime } : {}),
+    });
+    suite.orgId = (await suite.t.rt.orgs.create('Lakeside Clinic', SYSTEM_ACTOR)).orgId;
+    suite.base = await suite.t.rt.listen();
+    const shots = screenshotDir(opts.shots);
+    suite.shots = shots.dir;
+    discard = shots.discard;
+    await opts.seed?.(suite);
+    suite.browser = await launchChromium();
+  }, BROWSER_HOOK_TIMEOUT);
+  afterAll(async () => {
+    await suite.browser?.close();
+    await suite.t?.cleanup();
+    discard();
+  }, BROWSER_HOOK_TIMEOUT);
+  return suite;
+}
+
+/** A password for console users that the password rules accept. */
+export const CONSOLE_PASSWORD = 'harbour lantern quill 77';
+
+/**
+ * Adds a user to the suite's organisation with a password already set (as if they had
+ * followed their set-up link); they enrol TOTP at their first sign-in (`signIn`).
+ */
+export async function addConsoleUser(
+  suite: Pick<ConsoleSuite, 't' | 'orgId'>,
+  email: string,
+  role: 'admin' | 'provider' | 'staff' | 'auditor',
+  password = CONSOLE_PASSWORD,
+): Promise<{ id: string; email: string; password: string }> {
+  const { user, setupToken } = await suite.t.rt.users.create(
+    suite.orgId,
+    email,
+    role,
+    SYSTEM_ACTOR,
+  );
+  await suite.t.rt.users.completeSetup(setupToken, password);
+  return { id: user.id, email, password };
 }

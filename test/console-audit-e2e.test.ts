@@ -13,16 +13,15 @@
  * to docs/images/ with TIDINGS_UPDATE_SCREENSHOTS=1.
  */
 import fs from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { openTestRuntime, waitFor, type TestRuntime } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from './helpers.js';
 import {
-  BROWSER_HOOK_TIMEOUT,
+  addConsoleUser,
   axeViolations,
   browserReady,
-  launchChromium,
+  consoleSuite,
+  type ConsoleSuite,
   openPage,
-  screenshotDir,
   screenshots,
   signIn,
 } from './browser.js';
@@ -30,36 +29,24 @@ import { SYSTEM_ACTOR } from '../src/audit/index.js';
 import { CarrierError } from '../src/carriers/types.js';
 
 const READY = browserReady('console audit end-to-end', { console: true });
-const PASSWORD = 'harbour lantern quill 77';
 const PATIENT = '+16175550142';
 const FAILS = '+16175550199';
 const PHI = 'Your A1C was 9.1, please increase your metformin';
-const SHOTS = screenshotDir('console-audit');
 
 describe.skipIf(!READY)('dashboard, audit and compliance in headless Chromium', () => {
-  let t: TestRuntime;
-  let base: string;
-  let orgId: string;
-  let browser: Browser;
   const sent = { delivered: 0, failed: 0 };
-
-  const user = async (email: string, role: 'admin' | 'auditor') => {
-    const { setupToken } = await t.rt.users.create(orgId, email, role, SYSTEM_ACTOR);
-    await t.rt.users.completeSetup(setupToken, PASSWORD);
-    return { email, password: PASSWORD };
-  };
-
-  beforeAll(async () => {
-    t = await openTestRuntime({
-      env: { PORT: '0', HOST: '127.0.0.1', TIDINGS_DEFAULT_MPS: '1000' },
-      runtime: {
-        simulator: {
-          failWith: (m) => (m.to === FAILS ? new CarrierError('permanent', '30005') : undefined),
-        },
+  const suite = consoleSuite({
+    shots: 'console-audit',
+    env: { TIDINGS_DEFAULT_MPS: '1000' },
+    runtime: {
+      simulator: {
+        failWith: (m) => (m.to === FAILS ? new CarrierError('permanent', '30005') : undefined),
       },
-    });
-    orgId = (await t.rt.orgs.create('Lakeside Clinic', SYSTEM_ACTOR)).orgId;
-    base = await t.rt.listen();
+    },
+    seed: seedTraffic,
+  });
+
+  async function seedTraffic({ t, orgId }: Pick<ConsoleSuite, 't' | 'orgId'>) {
     // Real traffic: 40 delivered reminders, 20 carrier failures (billing), one PHI text
     // diverted to the portal, one scheduled for next week; then one opt-out.
     const ids: string[] = [];
@@ -110,18 +97,13 @@ describe.skipIf(!READY)('dashboard, audit and compliance in headless Chromium', 
     // 20 of 61 failed: over the critical failure rate, so the sender is paused.
     const raised = await t.rt.risk.evaluate(orgId);
     expect(raised.map((a) => a.signal)).toContain('delivery_failure_rate');
-    browser = await launchChromium();
-  }, BROWSER_HOOK_TIMEOUT);
-  afterAll(async () => {
-    await browser?.close();
-    await t?.cleanup();
-    SHOTS.discard();
-  });
+  }
 
   it('an auditor reads the dashboard, filters and verifies the audit log, exports, and runs a disclosure report', async () => {
     expect(sent).toEqual({ delivered: 41, failed: 20 });
+    const { t, base, orgId, browser, shots } = suite;
     const { context, page, thirdParty, cspViolations } = await openPage(browser, base);
-    await signIn(page, base, await user('audit@clinic.example', 'auditor'));
+    await signIn(page, base, await addConsoleUser(suite, 'audit@clinic.example', 'auditor'));
     const nav = page.getByRole('navigation', { name: 'Main' });
     const links = await nav.getByRole('link').allTextContents();
     expect(links).toEqual(expect.arrayContaining(['Dashboard', 'Audit', 'Compliance']));
@@ -149,7 +131,7 @@ describe.skipIf(!READY)('dashboard, audit and compliance in headless Chromium', 
     expect(await chart.locator('rect.s-delivered').count()).toBe(1);
     expect(await page.getByRole('img', { name: /^Opt-outs per day\./ }).count()).toBe(1);
     expect(await page.getByRole('img', { name: /^Secure messages per day\./ }).count()).toBe(1);
-    await screenshots(page, SHOTS.dir, 'console-dashboard');
+    await screenshots(page, shots, 'console-dashboard');
     await page.getByText('Texts per day by status: the figures as a table').click();
     const today = new Date().toISOString().slice(0, 10);
     const row = page
@@ -219,7 +201,7 @@ describe.skipIf(!READY)('dashboard, audit and compliance in headless Chromium', 
     expect(requests.some((u) => u.includes('5550142'))).toBe(false);
     expect(page.url()).toBe(`${base}/console/audit`);
     expect(await axeViolations(page)).toEqual([]);
-    await screenshots(page, SHOTS.dir, 'console-audit');
+    await screenshots(page, shots, 'console-audit');
 
     // Someone edits an event in the database: verification names it.
     const victim = await t.rt.store.db
@@ -257,8 +239,9 @@ describe.skipIf(!READY)('dashboard, audit and compliance in headless Chromium', 
   });
 
   it('an admin sees the compliance report and resumes the sender a risk alert paused', async () => {
+    const { t, base, orgId, browser, shots } = suite;
     const { context, page, thirdParty, cspViolations } = await openPage(browser, base);
-    await signIn(page, base, await user('admin@clinic.example', 'admin'));
+    await signIn(page, base, await addConsoleUser(suite, 'admin@clinic.example', 'admin'));
     const nav = page.getByRole('navigation', { name: 'Main' });
     await nav.getByRole('link', { name: 'Compliance' }).click();
     await page.getByRole('heading', { level: 1, name: 'Compliance' }).waitFor();
@@ -275,7 +258,7 @@ describe.skipIf(!READY)('dashboard, audit and compliance in headless Chromium', 
     expect(senderId).toBeDefined();
     expect(await alert.textContent()).toContain(senderId);
     expect(await axeViolations(page)).toEqual([]);
-    await screenshots(page, SHOTS.dir, 'console-compliance');
+    await screenshots(page, shots, 'console-compliance');
 
     await alert.getByRole('button', { name: /Resume senders/ }).click();
     await expect

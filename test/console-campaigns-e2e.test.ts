@@ -11,18 +11,17 @@
  * the address bar or browser storage. Screenshots console-{templates,appointments,campaigns}
  * -{desktop,phone}.png go to docs/images/ with TIDINGS_UPDATE_SCREENSHOTS=1.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { openTestRuntime, waitFor, type TestRuntime } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { waitFor } from './helpers.js';
 import {
-  BROWSER_HOOK_TIMEOUT,
   DESKTOP,
   PHONE_VIEW,
+  addConsoleUser,
   axeViolations,
   browserReady,
-  launchChromium,
+  consoleSuite,
   openPage,
-  screenshotDir,
   screenshots,
   signIn,
   textOf,
@@ -30,8 +29,6 @@ import {
 import { SYSTEM_ACTOR } from '../src/audit/index.js';
 
 const READY = browserReady('console templates, appointments and campaigns', { console: true });
-const PASSWORD = 'lantern orchard pebble 42';
-const SHOTS = screenshotDir('console-campaigns');
 const PHI_BODY = 'Hi {{firstName}}, your chemotherapy starts on {{date}}.';
 const SAFE_BODY = 'Hi {{firstName}}, our walk-in day is {{date}}, 9 to 5. Reply STOP to opt out.';
 /** 300 usable numbers (one opted out) and one that is not a number: more than one batch. */
@@ -57,51 +54,41 @@ function list(): string {
 }
 
 describe.skipIf(!READY)('console templates, appointments and campaigns in Chromium', () => {
-  let t: TestRuntime;
-  let base: string;
-  let orgId: string;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    t = await openTestRuntime({ env: { PORT: '0', HOST: '127.0.0.1' } });
-    orgId = (await t.rt.orgs.create('Lakeside Clinic', SYSTEM_ACTOR)).orgId;
-    base = await t.rt.listen();
-    t.rt.startWorkers();
-    await t.rt.consent.record(
-      orgId,
-      { phone: OPTED_OUT, program: 'all', kind: 'opt_out_all', source: 'staff', evidence: 'call' },
-      SYSTEM_ACTOR,
-    );
-    const day = 24 * 3600_000;
-    for (const [i, given] of ['Lan', 'Omar'].entries()) {
-      await t.rt.reminders.upsertAppointment(orgId, SYSTEM_ACTOR, {
-        externalId: `APPT-${i + 1}`,
-        source: 'api',
-        status: 'booked',
-        start: Date.now() + (4 + i) * day,
-        location: 'Lakeside Main',
-        appointmentType: 'FOLLOWUP',
-        patient: { mrn: `MRN-${i + 1}`, phone: `+1617555017${i}`, given },
-      });
-    }
-    browser = await launchChromium();
-  }, BROWSER_HOOK_TIMEOUT);
-  afterAll(async () => {
-    await browser?.close();
-    await t?.cleanup();
-    SHOTS.discard();
-  }, BROWSER_HOOK_TIMEOUT);
+  const suite = consoleSuite({
+    shots: 'console-campaigns',
+    seed: async ({ t, orgId }) => {
+      t.rt.startWorkers();
+      await t.rt.consent.record(
+        orgId,
+        {
+          phone: OPTED_OUT,
+          program: 'all',
+          kind: 'opt_out_all',
+          source: 'staff',
+          evidence: 'call',
+        },
+        SYSTEM_ACTOR,
+      );
+      const day = 24 * 3600_000;
+      for (const [i, given] of ['Lan', 'Omar'].entries()) {
+        await t.rt.reminders.upsertAppointment(orgId, SYSTEM_ACTOR, {
+          externalId: `APPT-${i + 1}`,
+          source: 'api',
+          status: 'booked',
+          start: Date.now() + (4 + i) * day,
+          location: 'Lakeside Main',
+          appointmentType: 'FOLLOWUP',
+          patient: { mrn: `MRN-${i + 1}`, phone: `+1617555017${i}`, given },
+        });
+      }
+    },
+  });
 
   it('an admin writes a template, reads reminders, and runs a campaign from a CSV list', async () => {
-    const { setupToken } = await t.rt.users.create(
-      orgId,
-      'admin@clinic.example',
-      'admin',
-      SYSTEM_ACTOR,
-    );
-    await t.rt.users.completeSetup(setupToken, PASSWORD);
+    const { t, base, orgId, browser, shots } = suite;
+    const admin = await addConsoleUser(suite, 'admin@clinic.example', 'admin');
     const { page, thirdParty, cspViolations } = await openPage(browser, base);
-    await signIn(page, base, { email: 'admin@clinic.example', password: PASSWORD });
+    await signIn(page, base, admin);
     const nav = page.getByRole('navigation', { name: 'Main' });
 
     // Templates: the content check flags a body that reveals health information.
@@ -115,7 +102,7 @@ describe.skipIf(!READY)('console templates, appointments and campaigns in Chromi
     expect(await page.locator('mark.finding').first().textContent()).toContain('chemotherapy');
     expect(await page.locator('#tpl-slots').textContent()).toContain('Slots: firstName, date');
     expect(await axeViolations(page)).toEqual([]);
-    await screenshots(page, SHOTS.dir, 'console-templates');
+    await screenshots(page, shots, 'console-templates');
     expect(await fitsPhone(page)).toBe(true);
     // The server refuses it too.
     await page.getByRole('button', { name: 'Create template' }).click();
@@ -156,7 +143,7 @@ describe.skipIf(!READY)('console templates, appointments and campaigns in Chromi
     expect(await plan.textContent()).not.toContain('FOLLOWUP');
     expect(page.url()).toBe(`${base}/console/appointments`);
     expect(await axeViolations(page)).toEqual([]);
-    await screenshots(page, SHOTS.dir, 'console-appointments');
+    await screenshots(page, shots, 'console-appointments');
     expect(await fitsPhone(page)).toBe(true);
 
     // Campaigns: the list is checked before anything is sent.
@@ -227,7 +214,7 @@ describe.skipIf(!READY)('console templates, appointments and campaigns in Chromi
     expect(await status.textContent()).toBe('Completed');
     expect(page.url()).toBe(`${base}/console/campaigns`);
     expect(await axeViolations(page)).toEqual([]);
-    await screenshots(page, SHOTS.dir, 'console-campaigns');
+    await screenshots(page, shots, 'console-campaigns');
     expect(await fitsPhone(page)).toBe(true);
 
     // No number in browser storage; nothing left the origin; the CSP held.
@@ -241,15 +228,10 @@ describe.skipIf(!READY)('console templates, appointments and campaigns in Chromi
   }, 180_000);
 
   it('a provider sees templates and campaigns read-only', async () => {
-    const { setupToken } = await t.rt.users.create(
-      orgId,
-      'dr.lee@clinic.example',
-      'provider',
-      SYSTEM_ACTOR,
-    );
-    await t.rt.users.completeSetup(setupToken, PASSWORD);
+    const { base, browser } = suite;
+    const provider = await addConsoleUser(suite, 'dr.lee@clinic.example', 'provider');
     const { page } = await openPage(browser, base);
-    await signIn(page, base, { email: 'dr.lee@clinic.example', password: PASSWORD });
+    await signIn(page, base, provider);
     const nav = page.getByRole('navigation', { name: 'Main' });
     await nav.getByRole('link', { name: 'Templates' }).click();
     await page.getByRole('button', { name: 'Open Walk-in day' }).click();

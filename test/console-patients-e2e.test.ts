@@ -10,16 +10,15 @@
  * or critical violation. Screenshots: docs/images/console-patients-{desktop,phone}.png with
  * TIDINGS_UPDATE_SCREENSHOTS=1.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { openTestRuntime, type TestRuntime } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import {
-  BROWSER_HOOK_TIMEOUT,
+  CONSOLE_PASSWORD,
+  addConsoleUser,
   axeViolations,
   browserReady,
-  launchChromium,
+  consoleSuite,
   openPage,
-  screenshotDir,
   screenshots,
   signIn,
   textOf,
@@ -28,8 +27,6 @@ import { SYSTEM_ACTOR } from '../src/audit/index.js';
 
 const READY = browserReady('console patients end-to-end', { console: true });
 const PHONE = '+16175550142';
-const PASSWORD = 'lantern orchard pebble 42';
-const SHOTS = screenshotDir('console-patients');
 
 /** Nothing about the patient in the address bar, the title or browser storage. */
 async function expectNoPhiOutside(page: Page, base: string, path: string): Promise<void> {
@@ -42,58 +39,42 @@ async function expectNoPhiOutside(page: Page, base: string, path: string): Promi
 }
 
 describe.skipIf(!READY)('console patients in headless Chromium', () => {
-  let t: TestRuntime;
-  let base: string;
-  let orgId: string;
-  let browser: Browser;
   let staffId: string;
-
-  async function user(email: string, role: string): Promise<string> {
-    const { user: u, setupToken } = await t.rt.users.create(orgId, email, role, SYSTEM_ACTOR);
-    await t.rt.users.completeSetup(setupToken, PASSWORD);
-    return u.id;
-  }
-
-  beforeAll(async () => {
-    t = await openTestRuntime({
-      env: { PORT: '0', HOST: '127.0.0.1', TIDINGS_QUIET_HOURS: '08:00-21:00' },
-    });
-    orgId = (await t.rt.orgs.create('Lakeside Clinic', SYSTEM_ACTOR)).orgId;
-    base = await t.rt.listen();
-    await t.rt.reminders.upsertContact(
-      orgId,
-      { given: 'Ana', family: 'López', phone: PHONE, dob: '1980-04-02', mrn: 'MRN-1' },
-      SYSTEM_ACTOR,
-    );
-    await t.rt.reminders.upsertContact(
-      orgId,
-      { given: 'Bob', family: 'Anders', phone: '+16175550199', mrn: 'MRN-2' },
-      SYSTEM_ACTOR,
-    );
-    await t.rt.consent.record(
-      orgId,
-      {
-        phone: PHONE,
-        program: 'surveys',
-        kind: 'opt_in',
-        source: 'web_form',
-        evidence: 'Newsletter form, 2026-11-02',
-      },
-      SYSTEM_ACTOR,
-    );
-    staffId = await user('front.desk@clinic.example', 'staff');
-    await user('admin@clinic.example', 'admin');
-    browser = await launchChromium();
-  }, BROWSER_HOOK_TIMEOUT);
-  afterAll(async () => {
-    await browser?.close();
-    await t?.cleanup();
-    SHOTS.discard();
+  const suite = consoleSuite({
+    shots: 'console-patients',
+    env: { TIDINGS_QUIET_HOURS: '08:00-21:00' },
+    seed: async (su) => {
+      const { t, orgId } = su;
+      await t.rt.reminders.upsertContact(
+        orgId,
+        { given: 'Ana', family: 'López', phone: PHONE, dob: '1980-04-02', mrn: 'MRN-1' },
+        SYSTEM_ACTOR,
+      );
+      await t.rt.reminders.upsertContact(
+        orgId,
+        { given: 'Bob', family: 'Anders', phone: '+16175550199', mrn: 'MRN-2' },
+        SYSTEM_ACTOR,
+      );
+      await t.rt.consent.record(
+        orgId,
+        {
+          phone: PHONE,
+          program: 'surveys',
+          kind: 'opt_in',
+          source: 'web_form',
+          evidence: 'Newsletter form, 2026-11-02',
+        },
+        SYSTEM_ACTOR,
+      );
+      staffId = (await addConsoleUser(su, 'front.desk@clinic.example', 'staff')).id;
+      await addConsoleUser(su, 'admin@clinic.example', 'admin');
+    },
   });
 
   it('staff find a patient masked, reveal (audited), see consent, record an opt-in, and compose to them', async () => {
+    const { t, base, orgId, browser } = suite;
     const { context, page, thirdParty, cspViolations } = await openPage(browser, base);
-    await signIn(page, base, { email: 'front.desk@clinic.example', password: PASSWORD });
+    await signIn(page, base, { email: 'front.desk@clinic.example', password: CONSOLE_PASSWORD });
     const nav = page.getByRole('navigation', { name: 'Main' });
     await nav.getByRole('link', { name: 'Patients' }).click();
     await page.getByRole('heading', { level: 1, name: 'Patients' }).waitFor();
@@ -204,8 +185,9 @@ describe.skipIf(!READY)('console patients in headless Chromium', () => {
   });
 
   it('an admin sees the accounting of disclosures, the reveal in it', async () => {
+    const { base, browser, shots } = suite;
     const { context, page, thirdParty, cspViolations } = await openPage(browser, base);
-    await signIn(page, base, { email: 'admin@clinic.example', password: PASSWORD });
+    await signIn(page, base, { email: 'admin@clinic.example', password: CONSOLE_PASSWORD });
     await page
       .getByRole('navigation', { name: 'Main' })
       .getByRole('link', { name: 'Patients' })
@@ -213,8 +195,9 @@ describe.skipIf(!READY)('console patients in headless Chromium', () => {
     await page.getByLabel('Name or number').fill('0142');
     await page.getByRole('button', { name: 'Search' }).click();
     await page.getByRole('button', { name: /A•• L••••/ }).click();
+    // The section is a region of that name too: wait for the table's rows, not the heading.
     const disclosures = page.getByRole('region', { name: 'Accounting of disclosures' }).last();
-    await disclosures.waitFor();
+    await expect.poll(() => disclosures.textContent()).toContain('Patient details revealed');
     const text = await disclosures.textContent();
     expect(text).toContain('Patient details revealed');
     expect(text).toContain('Consent recorded');
@@ -222,7 +205,7 @@ describe.skipIf(!READY)('console patients in headless Chromium', () => {
     expect(text).not.toMatch(/5550142|López/);
     await page.getByRole('heading', { name: 'Consent history' }).waitFor();
     expect(await axeViolations(page)).toEqual([]);
-    await screenshots(page, SHOTS.dir, 'console-patients');
+    await screenshots(page, shots, 'console-patients');
     await expectNoPhiOutside(page, base, '/console/patients');
     expect(thirdParty).toEqual([]);
     expect(cspViolations).toEqual([]);

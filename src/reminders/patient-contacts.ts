@@ -28,6 +28,16 @@ import type { KeyringService } from '../orgs/index.js';
 export const MAX_SCANNED = 50_000;
 const BATCH = 500;
 export const MAX_SEARCH_RESULTS = 25;
+/** The columns a contact's row is read with (decryptRow needs them all). */
+const ROW_COLUMNS = [
+  'id',
+  'name_enc',
+  'phone_enc',
+  'phone_index',
+  'dob_enc',
+  'created_at',
+  'updated_at',
+] as const;
 
 export const CONTACT_FIELDS = ['name', 'phone', 'dob'] as const;
 export type ContactField = (typeof CONTACT_FIELDS)[number];
@@ -110,7 +120,7 @@ export class PatientContacts {
   private async row(orgId: string, id: string): Promise<Row> {
     const r = await this.store.db
       .selectFrom('reminder_contacts')
-      .select(['id', 'name_enc', 'phone_enc', 'phone_index', 'dob_enc', 'created_at', 'updated_at'])
+      .select(ROW_COLUMNS)
       .where('org_id', '=', orgId)
       .where('id', '=', id)
       .executeTakeFirst();
@@ -171,15 +181,7 @@ export class PatientContacts {
       if (e164 !== null) {
         const rows = await this.store.db
           .selectFrom('reminder_contacts')
-          .select([
-            'id',
-            'name_enc',
-            'phone_enc',
-            'phone_index',
-            'dob_enc',
-            'created_at',
-            'updated_at',
-          ])
+          .select(ROW_COLUMNS)
           .where('org_id', '=', orgId)
           .where('phone_index', '=', blindIndex(keyring, e164))
           .orderBy('id')
@@ -219,15 +221,7 @@ export class PatientContacts {
     for (let scanned = 0; scanned < MAX_SCANNED; scanned += BATCH) {
       const rows = await this.store.db
         .selectFrom('reminder_contacts')
-        .select([
-          'id',
-          'name_enc',
-          'phone_enc',
-          'phone_index',
-          'dob_enc',
-          'created_at',
-          'updated_at',
-        ])
+        .select(ROW_COLUMNS)
         .where('org_id', '=', orgId)
         .where('id', '>', after)
         .orderBy('id')

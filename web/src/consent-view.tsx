@@ -5,6 +5,7 @@
  * Pure rendering of the ledger's view (`POST /v1/consents/lookup`, `GET /v1/contacts/{id}/consent`).
  */
 import { PROGRAMS } from './api';
+import { ListTable, TableHead, when } from './ui';
 
 export interface ProgramState {
   status: 'opted_in' | 'opted_out' | 'pending' | 'none';
@@ -33,10 +34,6 @@ export const STATUS_LABELS: Record<ProgramState['status'], string> = {
   none: 'No record',
 };
 
-function when(iso: string): string {
-  return new Date(iso).toLocaleString();
-}
-
 /**
  * The two tables, each in a section with its own heading. `idPrefix` keeps heading ids apart
  * when a page shows more than one; `stateTitle` and `historyTitle` name the sections.
@@ -53,13 +50,7 @@ export function ConsentTables(props: {
       <section aria-labelledby={`${idPrefix}-state-title`}>
         <h2 id={`${idPrefix}-state-title`}>{stateTitle}</h2>
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Program</th>
-              <th scope="col">State</th>
-              <th scope="col">May we text?</th>
-            </tr>
-          </thead>
+          <TableHead columns={['Program', 'State', 'May we text?']} />
           <tbody>
             {PROGRAMS.map((p) => (
               <tr key={p}>
@@ -77,41 +68,22 @@ export function ConsentTables(props: {
       </section>
       <section aria-labelledby={`${idPrefix}-history-title`}>
         <h2 id={`${idPrefix}-history-title`}>{historyTitle}</h2>
-        {view.history.length === 0 ? (
-          <p className="muted">No consent has been recorded for this number.</p>
-        ) : (
-          <div
-            className="table-scroll"
-            role="region"
-            aria-labelledby={`${idPrefix}-history-title`}
-            tabIndex={0}
-          >
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Program</th>
-                  <th scope="col">Event</th>
-                  <th scope="col">Source</th>
-                  <th scope="col">Evidence</th>
-                  <th scope="col">Recorded by</th>
-                </tr>
-              </thead>
-              <tbody>
-                {view.history.map((h) => (
-                  <tr key={h.id}>
-                    <td>{when(h.occurredAt)}</td>
-                    <td>{h.program}</td>
-                    <td>{h.kind}</td>
-                    <td>{h.source}</td>
-                    <td>{h.evidence ?? '—'}</td>
-                    <td>{h.actor}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
+        <ListTable
+          items={view.history}
+          empty="No consent has been recorded for this number."
+          labelledBy={`${idPrefix}-history-title`}
+          columns={['When', 'Program', 'Event', 'Source', 'Evidence', 'Recorded by']}
+          row={(h) => (
+            <tr key={h.id}>
+              <td>{when(h.occurredAt)}</td>
+              <td>{h.program}</td>
+              <td>{h.kind}</td>
+              <td>{h.source}</td>
+              <td>{h.evidence ?? '—'}</td>
+              <td>{h.actor}</td>
+            </tr>
+          )}
+        />
       </section>
     </>
   );

@@ -6,7 +6,8 @@
  * feeds create and change appointments.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { api, ApiError } from '../api';
+import { api } from '../api';
+import { ErrorAlert, ListTable, RowButton, SelectField, errorText, whenShort as when } from '../ui';
 
 const STATUSES = ['booked', 'confirmed', 'canceled', 'noshow', 'completed'] as const;
 type Status = (typeof STATUSES)[number];
@@ -51,10 +52,6 @@ const STATUS_LABELS: Record<Status, string> = {
   completed: 'Completed',
 };
 
-function when(iso: string): string {
-  return new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-}
-
 /** "2 days before", "3 hours before". */
 export function offsetLabel(minutes: number): string {
   if (minutes % 1440 === 0) return `${minutes / 1440} day${minutes === 1440 ? '' : 's'} before`;
@@ -77,7 +74,7 @@ export function Appointments() {
       setItems(r.data);
     } catch (e) {
       setItems([]);
-      setError(e instanceof ApiError ? e.message : 'The appointments could not be loaded.');
+      setError(errorText(e, 'The appointments could not be loaded.'));
     }
   }, []);
 
@@ -98,21 +95,14 @@ export function Appointments() {
         before it; a reply of C confirms and R asks to reschedule.
       </p>
       <div className="row filters">
-        <div className="field">
-          <label htmlFor="apt-status">Status</label>
-          <select
-            id="apt-status"
-            value={status}
-            onChange={(e) => setStatus(e.target.value as Status | '')}
-          >
-            <option value="">Any</option>
-            {STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {STATUS_LABELS[s]}
-              </option>
-            ))}
-          </select>
-        </div>
+        <SelectField
+          id="apt-status"
+          label="Status"
+          any="Any"
+          options={STATUSES.map((s) => [s, STATUS_LABELS[s]] as const)}
+          value={status}
+          onChange={(v) => setStatus(v as Status | '')}
+        />
         <div className="field check">
           <input
             id="apt-upcoming"
@@ -123,66 +113,39 @@ export function Appointments() {
           <label htmlFor="apt-upcoming">Upcoming only</label>
         </div>
       </div>
-      {error && (
-        <p className="alert error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       <section aria-labelledby="apt-list-title">
         <h2 id="apt-list-title">
           {upcoming ? 'Upcoming appointments' : 'Appointments'}
           {items && ` (${shown.length})`}
         </h2>
-        {items === null ? (
-          <p role="status">Loading…</p>
-        ) : shown.length === 0 ? (
-          <p className="muted">No appointments to show.</p>
-        ) : (
-          <div
-            className="table-scroll contained"
-            role="region"
-            aria-labelledby="apt-list-title"
-            tabIndex={0}
-          >
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Starts</th>
-                  <th scope="col">Feed id</th>
-                  <th scope="col">Type</th>
-                  <th scope="col">Location</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Action</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {shown.map((a) => (
-                  <tr key={a.id} aria-current={a.id === selected ? 'true' : undefined}>
-                    <th scope="row">{when(a.start)}</th>
-                    <td>{a.externalId}</td>
-                    <td>{a.appointmentType}</td>
-                    <td>{a.location ?? '—'}</td>
-                    <td>
-                      <span className={`badge apt-${a.status}`}>{STATUS_LABELS[a.status]}</span>
-                    </td>
-                    <td>
-                      <button
-                        type="button"
-                        className="secondary compact"
-                        aria-label={`Reminders for ${a.externalId}`}
-                        onClick={() => setSelected(a.id)}
-                      >
-                        Reminders
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
+        <ListTable
+          items={items && shown}
+          empty="No appointments to show."
+          labelledBy="apt-list-title"
+          contained
+          columns={['Starts', 'Feed id', 'Type', 'Location', 'Status']}
+          action
+          row={(a) => (
+            <tr key={a.id} aria-current={a.id === selected ? 'true' : undefined}>
+              <th scope="row">{when(a.start)}</th>
+              <td>{a.externalId}</td>
+              <td>{a.appointmentType}</td>
+              <td>{a.location ?? '—'}</td>
+              <td>
+                <span className={`badge apt-${a.status}`}>{STATUS_LABELS[a.status]}</span>
+              </td>
+              <td>
+                <RowButton
+                  label={`Reminders for ${a.externalId}`}
+                  onClick={() => setSelected(a.id)}
+                >
+                  Reminders
+                </RowButton>
+              </td>
+            </tr>
+          )}
+        />
       </section>
       {selected && <AppointmentReminders key={selected} id={selected} />}
     </main>
@@ -202,7 +165,7 @@ function AppointmentReminders(props: { id: string }) {
       (r) => setP(r),
       (e: unknown) => {
         if (!ctl.signal.aborted) {
-          setError(e instanceof ApiError ? e.message : 'The reminders could not be loaded.');
+          setError(errorText(e, 'The reminders could not be loaded.'));
         }
       },
     );
@@ -213,13 +176,7 @@ function AppointmentReminders(props: { id: string }) {
     if (p) headingRef.current?.focus();
   }, [p]);
 
-  if (error) {
-    return (
-      <p className="alert error" role="alert">
-        {error}
-      </p>
-    );
-  }
+  if (error) return <ErrorAlert error={error} />;
   if (!p) return <p role="status">Loading reminders…</p>;
   const a = p.appointment;
   return (
@@ -238,39 +195,24 @@ function AppointmentReminders(props: { id: string }) {
         <dd>{a.source}</dd>
       </dl>
       <h3 id="apt-reminders-title">Reminders</h3>
-      {p.reminders.length === 0 ? (
-        <p className="muted">No reminders were planned for this appointment.</p>
-      ) : (
-        <div
-          className="table-scroll contained"
-          role="region"
-          aria-labelledby="apt-reminders-title"
-          tabIndex={0}
-        >
-          <table data-testid="reminders">
-            <thead>
-              <tr>
-                <th scope="col">Sends</th>
-                <th scope="col">Planned</th>
-                <th scope="col">Status</th>
-                <th scope="col">Note</th>
-              </tr>
-            </thead>
-            <tbody>
-              {p.reminders.map((r) => (
-                <tr key={r.id}>
-                  <th scope="row">{when(r.sendAt)}</th>
-                  <td>{offsetLabel(r.offsetMinutes)}</td>
-                  <td>
-                    <span className={`badge reminder-${r.status}`}>{r.status}</span>
-                  </td>
-                  <td>{r.reason ?? '—'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListTable
+        items={p.reminders}
+        empty="No reminders were planned for this appointment."
+        labelledBy="apt-reminders-title"
+        contained
+        testId="reminders"
+        columns={['Sends', 'Planned', 'Status', 'Note']}
+        row={(r) => (
+          <tr key={r.id}>
+            <th scope="row">{when(r.sendAt)}</th>
+            <td>{offsetLabel(r.offsetMinutes)}</td>
+            <td>
+              <span className={`badge reminder-${r.status}`}>{r.status}</span>
+            </td>
+            <td>{r.reason ?? '—'}</td>
+          </tr>
+        )}
+      />
       <h3>What will be sent when</h3>
       {p.plan.length === 0 ? (
         <p className="muted">

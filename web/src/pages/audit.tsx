@@ -8,9 +8,21 @@
  * and each read is itself audited by the server.
  */
 import { useState, type FormEvent } from 'react';
-import { api, ApiError } from '../api';
+import { api } from '../api';
+import {
+  ErrorAlert,
+  PhoneLookup,
+  SelectField,
+  TableHead,
+  TableRegion,
+  TextField,
+  errorText,
+  plural,
+  when,
+} from '../ui';
 
-interface AuditEvent {
+/** An audit event as the API lists it (ids and codes only). */
+export interface AuditEvent {
   seq: number;
   time: string;
   actor: { type: string; id: string };
@@ -34,6 +46,10 @@ interface VerifyResult {
 }
 
 const ACTOR_TYPES = ['user', 'api_key', 'system', 'patient', 'cli'] as const;
+const EXPORT_FORMATS = [
+  ['jsonl', 'JSON Lines'],
+  ['csv', 'CSV'],
+] as const;
 
 const BREAK_REASONS: Record<string, string> = {
   hash_mismatch: 'an event was changed after it was written',
@@ -45,11 +61,7 @@ const BREAK_REASONS: Record<string, string> = {
 };
 
 function message(e: unknown): string {
-  return e instanceof ApiError ? e.message : 'The server could not be reached.';
-}
-
-function when(iso: string): string {
-  return new Date(iso).toLocaleString();
+  return errorText(e, 'The server could not be reached.');
 }
 
 /** A UTC day as the API's date-time bounds: `from` at its start, `to` at the next day's. */
@@ -65,18 +77,9 @@ function detailsText(d: AuditEvent['details']): string {
 
 function EventsTable({ events, label }: { events: AuditEvent[]; label: string }) {
   return (
-    <div className="table-scroll" role="region" aria-label={label} tabIndex={0}>
+    <TableRegion label={label}>
       <table className="events">
-        <thead>
-          <tr>
-            <th scope="col">#</th>
-            <th scope="col">When</th>
-            <th scope="col">Actor</th>
-            <th scope="col">Action</th>
-            <th scope="col">Target</th>
-            <th scope="col">Details</th>
-          </tr>
-        </thead>
+        <TableHead columns={['#', 'When', 'Actor', 'Action', 'Target', 'Details']} />
         <tbody>
           {events.map((e) => (
             <tr key={e.seq}>
@@ -96,7 +99,34 @@ function EventsTable({ events, label }: { events: AuditEvent[]; label: string })
           ))}
         </tbody>
       </table>
-    </div>
+    </TableRegion>
+  );
+}
+
+/**
+ * The answer to an events query: its error, or a count line (`none` when there are none,
+ * else `some(n)`) and the events' table.
+ */
+function EventsResult(props: {
+  events: AuditEvent[] | null;
+  error: string | null;
+  label: string;
+  none: string;
+  some: (n: number) => string;
+}) {
+  const { events } = props;
+  return (
+    <>
+      <ErrorAlert error={props.error} />
+      {events && (
+        <>
+          <p role="status" className="muted">
+            {events.length === 0 ? props.none : props.some(events.length)}
+          </p>
+          {events.length > 0 && <EventsTable events={events} label={props.label} />}
+        </>
+      )}
+    </>
   );
 }
 
@@ -195,75 +225,51 @@ function AuditLog() {
     <section aria-labelledby="log-title">
       <h2 id="log-title">Audit log</h2>
       <form className="row filters" onSubmit={submit} aria-label="Audit log filters">
-        <div className="field">
-          <label htmlFor="log-action">Action</label>
-          <input
-            id="log-action"
-            placeholder="e.g. message.read"
-            value={f.action}
-            pattern="[a-z_]+(\.[a-z_]+)*"
-            title="Lower-case words with dots, e.g. message.read"
-            onChange={(e) => set('action')(e.target.value)}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor="log-actor">Actor type</label>
-          <select
-            id="log-actor"
-            value={f.actorType}
-            onChange={(e) => set('actorType')(e.target.value)}
-          >
-            <option value="">Any</option>
-            {ACTOR_TYPES.map((a) => (
-              <option key={a} value={a}>
-                {a}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="log-target">Target type</label>
-          <input
-            id="log-target"
-            placeholder="e.g. message"
-            value={f.targetType}
-            onChange={(e) => set('targetType')(e.target.value)}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor="log-from">From day</label>
-          <input
-            id="log-from"
-            type="date"
-            value={f.from}
-            onChange={(e) => set('from')(e.target.value)}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor="log-to">To day</label>
-          <input id="log-to" type="date" value={f.to} onChange={(e) => set('to')(e.target.value)} />
-        </div>
+        <TextField
+          id="log-action"
+          label="Action"
+          placeholder="e.g. message.read"
+          pattern="[a-z_]+(\.[a-z_]+)*"
+          title="Lower-case words with dots, e.g. message.read"
+          value={f.action}
+          onChange={set('action')}
+        />
+        <SelectField
+          id="log-actor"
+          label="Actor type"
+          any="Any"
+          options={ACTOR_TYPES}
+          value={f.actorType}
+          onChange={set('actorType')}
+        />
+        <TextField
+          id="log-target"
+          label="Target type"
+          placeholder="e.g. message"
+          value={f.targetType}
+          onChange={set('targetType')}
+        />
+        <TextField
+          id="log-from"
+          label="From day"
+          type="date"
+          value={f.from}
+          onChange={set('from')}
+        />
+        <TextField id="log-to" label="To day" type="date" value={f.to} onChange={set('to')} />
         <button type="submit">Show events</button>
       </form>
-      {error && (
-        <p className="alert error" role="alert">
-          {error}
-        </p>
-      )}
-      {events && (
-        <>
-          <p role="status" className="muted">
-            {events.length === 0
-              ? 'No events match.'
-              : `${events.length} event${events.length === 1 ? '' : 's'}, newest first${next ? ' (more available)' : ''}.`}
-          </p>
-          {events.length > 0 && <EventsTable events={events} label="Audit events" />}
-          {next && (
-            <button type="button" className="secondary" onClick={() => void fetchPage(next)}>
-              Load more
-            </button>
-          )}
-        </>
+      <EventsResult
+        events={events}
+        error={error}
+        label="Audit events"
+        none="No events match."
+        some={(n) => `${plural(n, 'event')}, newest first${next ? ' (more available)' : ''}.`}
+      />
+      {next && (
+        <button type="button" className="secondary" onClick={() => void fetchPage(next)}>
+          Load more
+        </button>
       )}
     </section>
   );
@@ -284,30 +290,15 @@ function Export() {
         with <code>tidings audit verify --file</code> and the organisation’s public key.
       </p>
       <div className="row">
-        <div className="field">
-          <label htmlFor="export-from">From day</label>
-          <input
-            id="export-from"
-            type="date"
-            value={from}
-            onChange={(e) => setFrom(e.target.value)}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor="export-to">To day</label>
-          <input id="export-to" type="date" value={to} onChange={(e) => setTo(e.target.value)} />
-        </div>
-        <div className="field">
-          <label htmlFor="export-format">Format</label>
-          <select
-            id="export-format"
-            value={format}
-            onChange={(e) => setFormat(e.target.value as 'jsonl' | 'csv')}
-          >
-            <option value="jsonl">JSON Lines</option>
-            <option value="csv">CSV</option>
-          </select>
-        </div>
+        <TextField id="export-from" label="From day" type="date" value={from} onChange={setFrom} />
+        <TextField id="export-to" label="To day" type="date" value={to} onChange={setTo} />
+        <SelectField
+          id="export-format"
+          label="Format"
+          options={EXPORT_FORMATS}
+          value={format}
+          onChange={(v) => setFormat(v as 'jsonl' | 'csv')}
+        />
         {/* A plain download: the session cookie authenticates it; only dates are in the address. */}
         <a className="button" href={`/v1/audit/export?${p.toString()}`} download>
           Download export
@@ -318,11 +309,9 @@ function Export() {
 }
 
 function Disclosures() {
-  const [phone, setPhone] = useState('');
   const [events, setEvents] = useState<AuditEvent[] | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const run = async (e: FormEvent) => {
-    e.preventDefault();
+  const run = async (phone: string) => {
     setError(null);
     try {
       const page = await api<EventPage>('POST', '/v1/audit/disclosures', { phone, limit: 200 });
@@ -339,35 +328,14 @@ function Disclosures() {
         Every recorded event about one patient: who sent, viewed or received what, and when (45 CFR
         164.528).
       </p>
-      <form className="row lookup" onSubmit={(e) => void run(e)}>
-        <div className="field">
-          <label htmlFor="disclosure-phone">Patient number</label>
-          <input
-            id="disclosure-phone"
-            type="tel"
-            autoComplete="off"
-            required
-            value={phone}
-            onChange={(e) => setPhone(e.target.value)}
-          />
-        </div>
-        <button type="submit">Run report</button>
-      </form>
-      {error && (
-        <p className="alert error" role="alert">
-          {error}
-        </p>
-      )}
-      {events && (
-        <>
-          <p role="status" className="muted">
-            {events.length === 0
-              ? 'Nothing has been recorded about this number.'
-              : `${events.length} event${events.length === 1 ? '' : 's'} about this patient, newest first.`}
-          </p>
-          {events.length > 0 && <EventsTable events={events} label="Disclosures" />}
-        </>
-      )}
+      <PhoneLookup id="disclosure-phone" button="Run report" onLookup={run} />
+      <EventsResult
+        events={events}
+        error={error}
+        label="Disclosures"
+        none="Nothing has been recorded about this number."
+        some={(n) => `${plural(n, 'event')} about this patient, newest first.`}
+      />
     </section>
   );
 }

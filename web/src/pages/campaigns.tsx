@@ -9,7 +9,19 @@
  * is selected by id in the page's state, never in the address bar.
  */
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
-import { api, ApiError, type Role } from '../api';
+import { api, type Role } from '../api';
+import {
+  ErrorAlert,
+  ListTable,
+  RowButton,
+  SelectField,
+  TableHead,
+  TableRegion,
+  TextField,
+  errorText as message,
+  plural,
+  whenShort as when,
+} from '../ui';
 
 const POLL_MS = 1000;
 /** The largest list the API takes (8 MiB of CSV). */
@@ -79,14 +91,6 @@ export function problemLabel(p: { code: string; slot: string | null }): string {
   }
 }
 
-function when(iso: string): string {
-  return new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-}
-
-function message(e: unknown, fallback: string): string {
-  return e instanceof ApiError ? e.message : fallback;
-}
-
 export function Campaigns(props: { role: Role }) {
   const canSend = props.role === 'admin' || props.role === 'staff';
   const [campaigns, setCampaigns] = useState<Campaign[] | null>(null);
@@ -128,11 +132,7 @@ export function Campaigns(props: { role: Role }) {
         One template to a list. Every recipient goes through the send pipeline: consent, the content
         check, quiet hours and rate limits apply as to any text.
       </p>
-      {error && (
-        <p className="alert error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       {canSend && !creating && (
         <button type="button" onClick={() => setCreating(true)}>
           New campaign
@@ -159,58 +159,30 @@ export function Campaigns(props: { role: Role }) {
       )}
       <section aria-labelledby="campaigns-title">
         <h2 id="campaigns-title">All campaigns</h2>
-        {campaigns === null ? (
-          <p role="status">Loading…</p>
-        ) : campaigns.length === 0 ? (
-          <p className="muted">No campaigns yet.</p>
-        ) : (
-          <div
-            className="table-scroll contained"
-            role="region"
-            aria-labelledby="campaigns-title"
-            tabIndex={0}
-          >
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Template</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Recipients</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Action</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {campaigns.map((c) => (
-                  <tr key={c.id} aria-current={c.id === selected ? 'true' : undefined}>
-                    <th scope="row">{c.name}</th>
-                    <td>{templateName(c.template)}</td>
-                    <td>
-                      <span className={`badge campaign-${c.status}`}>
-                        {STATUS_LABELS[c.status]}
-                      </span>
-                    </td>
-                    <td>{c.total}</td>
-                    <td>{when(c.createdAt)}</td>
-                    <td>
-                      <button
-                        type="button"
-                        className="secondary compact"
-                        aria-label={`Open ${c.name}`}
-                        onClick={() => setSelected(c.id)}
-                      >
-                        Open
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
+        <ListTable
+          items={campaigns}
+          empty="No campaigns yet."
+          labelledBy="campaigns-title"
+          contained
+          columns={['Name', 'Template', 'Status', 'Recipients', 'Created']}
+          action
+          row={(c) => (
+            <tr key={c.id} aria-current={c.id === selected ? 'true' : undefined}>
+              <th scope="row">{c.name}</th>
+              <td>{templateName(c.template)}</td>
+              <td>
+                <span className={`badge campaign-${c.status}`}>{STATUS_LABELS[c.status]}</span>
+              </td>
+              <td>{c.total}</td>
+              <td>{when(c.createdAt)}</td>
+              <td>
+                <RowButton label={`Open ${c.name}`} onClick={() => setSelected(c.id)}>
+                  Open
+                </RowButton>
+              </td>
+            </tr>
+          )}
+        />
       </section>
     </main>
   );
@@ -286,41 +258,28 @@ function NewCampaign(props: { onCancel: () => void; onCreated: (c: Campaign) => 
     <section className="panel" aria-labelledby="new-campaign-title">
       <h2 id="new-campaign-title">New campaign</h2>
       <form onSubmit={(e) => void validate(e)}>
-        {error && (
-          <p className="alert error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorAlert error={error} />
         <div className="row">
-          <div className="field">
-            <label htmlFor="cmp-name">Campaign name</label>
-            <input
-              id="cmp-name"
-              required
-              maxLength={200}
-              value={name}
-              onChange={(e) => setName(e.target.value)}
-            />
-          </div>
-          <div className="field">
-            <label htmlFor="cmp-template">Template</label>
-            <select
-              id="cmp-template"
-              required
-              value={template}
-              onChange={(e) => {
-                setTemplate(e.target.value);
-                setCheck(null);
-              }}
-            >
-              <option value="">Choose a template</option>
-              {templates.map((t) => (
-                <option key={t.id} value={t.id}>
-                  {t.name}
-                </option>
-              ))}
-            </select>
-          </div>
+          <TextField
+            id="cmp-name"
+            label="Campaign name"
+            required
+            maxLength={200}
+            value={name}
+            onChange={setName}
+          />
+          <SelectField
+            id="cmp-template"
+            label="Template"
+            required
+            any="Choose a template"
+            options={templates.map((t) => [t.id, t.name] as const)}
+            value={template}
+            onChange={(v) => {
+              setTemplate(v);
+              setCheck(null);
+            }}
+          />
         </div>
         <label htmlFor="cmp-file">Recipient list (CSV)</label>
         <input
@@ -341,11 +300,7 @@ function NewCampaign(props: { onCancel: () => void; onCreated: (c: Campaign) => 
           )}
           . The file is read here and sent to the server only.
         </p>
-        {fileError && (
-          <p className="alert error" role="alert">
-            {fileError}
-          </p>
-        )}
+        <ErrorAlert error={fileError} />
         <button type="submit" disabled={busy}>
           Check list
         </button>
@@ -381,24 +336,14 @@ function NewCampaign(props: { onCancel: () => void; onCreated: (c: Campaign) => 
             </p>
           )}
           {check.problems.length > 0 && (
-            <div
-              className="table-scroll contained"
-              role="region"
-              aria-labelledby="problems-title"
-              tabIndex={0}
-            >
+            <TableRegion labelledBy="problems-title" contained>
               <table>
                 <caption id="problems-title">
                   Rows that will not be sent
                   {check.problems.length < check.invalid + check.suppressedByConsent &&
                     ` (the first ${check.problems.length})`}
                 </caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Row</th>
-                    <th scope="col">Problem</th>
-                  </tr>
-                </thead>
+                <TableHead columns={['Row', 'Problem']} />
                 <tbody>
                   {check.problems.map((p) => (
                     <tr key={p.row}>
@@ -408,15 +353,14 @@ function NewCampaign(props: { onCancel: () => void; onCreated: (c: Campaign) => 
                   ))}
                 </tbody>
               </table>
-            </div>
+            </TableRegion>
           )}
           {check.preview && (
             <>
               <h4>Preview (row {check.preview.row})</h4>
               <blockquote className="notice">{check.preview.body}</blockquote>
               <p className="muted">
-                {check.preview.segments} segment{check.preview.segments === 1 ? '' : 's'},{' '}
-                {check.preview.encoding}
+                {plural(check.preview.segments, 'segment')}, {check.preview.encoding}
               </p>
             </>
           )}
@@ -537,11 +481,7 @@ function CampaignDetail(props: {
           {c.finishedAt && ` · finished ${when(c.finishedAt)}`}
         </span>
       </p>
-      {error && (
-        <p className="alert error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       <label htmlFor="campaign-progress">
         Handed to the send pipeline: {handed} of {p.total}
       </label>

@@ -6,8 +6,9 @@
  * sender or one program. The filters live in the page, not the address bar.
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { api, ApiError, PROGRAMS } from '../api';
+import { api, PROGRAMS } from '../api';
 import { BarChart, type Series } from '../bar-chart';
+import { ErrorAlert, SelectField, TextField, errorText } from '../ui';
 
 const STATUSES = [
   'delivered',
@@ -118,7 +119,7 @@ export function Dashboard() {
         return [...all.values()];
       });
     } catch (e) {
-      setError(e instanceof ApiError ? e.message : 'The server could not be reached.');
+      setError(errorText(e, 'The server could not be reached.'));
     } finally {
       setLoading(false);
     }
@@ -142,56 +143,38 @@ export function Dashboard() {
     <main id="main" className="page wide">
       <h1>Dashboard</h1>
       <form className="row filters" onSubmit={apply} aria-label="Dashboard filters">
-        <div className="field">
-          <label htmlFor="dash-from">From</label>
-          <input
-            id="dash-from"
-            type="date"
-            required
-            value={draft.from}
-            onChange={(e) => set('from')(e.target.value)}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor="dash-to">To</label>
-          <input
-            id="dash-to"
-            type="date"
-            required
-            value={draft.to}
-            onChange={(e) => set('to')(e.target.value)}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor="dash-sender">Sender</label>
-          <select
-            id="dash-sender"
-            value={draft.sender}
-            onChange={(e) => set('sender')(e.target.value)}
-          >
-            <option value="">All senders</option>
-            {senders.map((s) => (
-              <option key={s.id} value={s.id}>
-                {s.number}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="dash-program">Program</label>
-          <select
-            id="dash-program"
-            value={draft.program}
-            onChange={(e) => set('program')(e.target.value)}
-          >
-            <option value="">All programs</option>
-            {PROGRAMS.map((p) => (
-              <option key={p} value={p}>
-                {p}
-              </option>
-            ))}
-          </select>
-        </div>
+        <TextField
+          id="dash-from"
+          label="From"
+          type="date"
+          required
+          value={draft.from}
+          onChange={set('from')}
+        />
+        <TextField
+          id="dash-to"
+          label="To"
+          type="date"
+          required
+          value={draft.to}
+          onChange={set('to')}
+        />
+        <SelectField
+          id="dash-sender"
+          label="Sender"
+          any="All senders"
+          options={senders.map((s) => [s.id, s.number] as const)}
+          value={draft.sender}
+          onChange={set('sender')}
+        />
+        <SelectField
+          id="dash-program"
+          label="Program"
+          any="All programs"
+          options={PROGRAMS}
+          value={draft.program}
+          onChange={set('program')}
+        />
         <button type="submit" disabled={loading}>
           Apply
         </button>
@@ -199,11 +182,7 @@ export function Dashboard() {
       <p className="hint">
         Days are UTC. A sender filter applies to texts; opt-outs and portal figures are per program.
       </p>
-      {error && (
-        <p className="alert error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       <p className="visually-hidden" role="status">
         {loading ? 'Loading figures…' : stats ? `Figures for ${stats.from} to ${stats.to}.` : ''}
       </p>

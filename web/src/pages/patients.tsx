@@ -10,6 +10,18 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, ApiError, PROGRAMS, type Role } from '../api';
 import { ConsentTables, type ConsentView } from '../consent-view';
+import type { AuditEvent } from './audit';
+import {
+  ErrorAlert,
+  InfoNotice,
+  SelectField,
+  TableHead,
+  TableRegion,
+  TextField,
+  errorText as message,
+  plural,
+  when,
+} from '../ui';
 
 interface ContactSummary {
   id: string;
@@ -28,14 +40,6 @@ interface Revealed {
   name: string | null;
   phone: string | null;
   dob: string | null;
-}
-
-interface AuditEvent {
-  seq: number;
-  time: string;
-  actor: { type: string; id: string };
-  action: string;
-  target: { type: string; id: string };
 }
 
 /** Sources a person records an opt-in from (keywords and carriers record their own). */
@@ -61,8 +65,6 @@ const ACTION_LABELS: Record<string, string> = {
   'secure_message.viewed': 'Secure message viewed by the patient',
   'inbound.received': 'Reply received',
 };
-
-const message = (e: unknown, fallback: string) => (e instanceof ApiError ? e.message : fallback);
 
 function label(c: ContactSummary): string {
   return [c.name ?? 'No name', c.phone ?? 'no number'].join(' · ');
@@ -91,35 +93,26 @@ export function Patients({ role }: { role: Role }) {
     <main id="main" className="page">
       <h1>Patients</h1>
       <form className="row lookup" onSubmit={(e) => void search(e)} role="search">
-        <div className="field">
-          <label htmlFor="patient-query">Name or number</label>
-          <input
-            id="patient-query"
-            type="search"
-            autoComplete="off"
-            required
-            minLength={2}
-            aria-describedby="patient-query-hint"
-            value={query}
-            onChange={(e) => setQuery(e.target.value)}
-          />
-          <span id="patient-query-hint" className="hint">
-            The start of a first or last name, or four or more digits of the number.
-          </span>
-        </div>
+        <TextField
+          id="patient-query"
+          label="Name or number"
+          type="search"
+          autoComplete="off"
+          required
+          minLength={2}
+          hint="The start of a first or last name, or four or more digits of the number."
+          value={query}
+          onChange={setQuery}
+        />
         <button type="submit">Search</button>
       </form>
-      {error && (
-        <p className="alert error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       {results && (
         <section aria-labelledby="results-title">
           <h2 id="results-title">
             {results.length === 0
               ? 'No patient found'
-              : `${results.length} patient${results.length === 1 ? '' : 's'} found`}
+              : `${plural(results.length, 'patient')} found`}
           </h2>
           <ul className="patient-results">
             {results.map((c) => (
@@ -192,11 +185,7 @@ function Patient({ id, role }: { id: string; role: Role }) {
       <h2 id="patient-title" ref={headingRef} tabIndex={-1}>
         Patient {details?.name ?? ''}
       </h2>
-      {error && (
-        <p className="alert error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       {details && (
         <>
           <dl className="details" aria-live="polite">
@@ -280,31 +269,22 @@ function RecordOptIn({ id, onRecorded }: { id: string; onRecorded: () => void })
       <h2 id="opt-in-title">Record an opt-in</h2>
       <form onSubmit={(e) => void submit(e)}>
         <div className="row">
-          <div className="field">
-            <label htmlFor="opt-in-program">Program</label>
-            <select
-              id="opt-in-program"
-              value={program}
-              onChange={(e) => setProgram(e.target.value)}
-            >
-              {PROGRAMS.map((p) => (
-                <option key={p} value={p}>
-                  {p}
-                </option>
-              ))}
-              <option value="all">all programs</option>
-            </select>
-          </div>
-          <div className="field">
-            <label htmlFor="opt-in-source">Source</label>
-            <select id="opt-in-source" value={source} onChange={(e) => setSource(e.target.value)}>
-              {OPT_IN_SOURCES.map(([v, l]) => (
-                <option key={v} value={v}>
-                  {l}
-                </option>
-              ))}
-            </select>
-          </div>
+          <SelectField
+            id="opt-in-program"
+            label="Program"
+            options={PROGRAMS}
+            value={program}
+            onChange={setProgram}
+          >
+            <option value="all">all programs</option>
+          </SelectField>
+          <SelectField
+            id="opt-in-source"
+            label="Source"
+            options={OPT_IN_SOURCES}
+            value={source}
+            onChange={setSource}
+          />
         </div>
         <label htmlFor="opt-in-evidence">Evidence</label>
         <textarea
@@ -324,16 +304,8 @@ function RecordOptIn({ id, onRecorded }: { id: string; onRecorded: () => void })
             Record opt-in
           </button>
         </div>
-        {done && (
-          <p className="alert info" role="status">
-            {done}
-          </p>
-        )}
-        {error && (
-          <p className="alert error" role="alert">
-            {error}
-          </p>
-        )}
+        <InfoNotice text={done} />
+        <ErrorAlert error={error} />
       </form>
     </section>
   );
@@ -358,32 +330,16 @@ function Disclosures({ id }: { id: string }) {
   return (
     <section aria-labelledby="disclosures-title">
       <h2 id="disclosures-title">Accounting of disclosures</h2>
-      {error && (
-        <p className="alert error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       {events && events.length === 0 && <p className="muted">Nothing has been disclosed.</p>}
       {events && events.length > 0 && (
-        <div
-          className="table-scroll"
-          role="region"
-          aria-labelledby="disclosures-title"
-          tabIndex={0}
-        >
+        <TableRegion labelledBy="disclosures-title">
           <table>
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">What</th>
-                <th scope="col">By</th>
-                <th scope="col">Record</th>
-              </tr>
-            </thead>
+            <TableHead columns={['When', 'What', 'By', 'Record']} />
             <tbody>
               {events.map((ev) => (
                 <tr key={ev.seq}>
-                  <td>{new Date(ev.time).toLocaleString()}</td>
+                  <td>{when(ev.time)}</td>
                   <td>{ACTION_LABELS[ev.action] ?? ev.action}</td>
                   <td>
                     {ev.actor.type}:{ev.actor.id}
@@ -395,7 +351,7 @@ function Disclosures({ id }: { id: string }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableRegion>
       )}
     </section>
   );

@@ -7,9 +7,20 @@
  * selected by id in the page's state, never in the address bar.
  */
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
-import { api, ApiError, PROGRAMS, type Program, type Role } from '../api';
+import { api, PROGRAMS, type Program, type Role } from '../api';
 import { GuardFeedback, useGuardCheck } from '../guard-check';
 import { sampleValues, SLOT_INPUT, slotsOf } from '../slot-inputs';
+import {
+  ErrorAlert,
+  InfoNotice,
+  ListTable,
+  RowButton,
+  SelectField,
+  TextField,
+  errorText as message,
+  plural,
+  when,
+} from '../ui';
 
 export interface TemplateView {
   id: string;
@@ -30,14 +41,6 @@ interface Preview {
 }
 
 type Editing = { kind: 'new' } | { kind: 'edit'; id: string } | null;
-
-function when(iso: string): string {
-  return new Date(iso).toLocaleString();
-}
-
-function message(e: unknown, fallback: string): string {
-  return e instanceof ApiError ? e.message : fallback;
-}
 
 export function Templates(props: { role: Role }) {
   const canWrite = props.role === 'admin';
@@ -71,16 +74,8 @@ export function Templates(props: { role: Role }) {
         <code>{'{{firstName}}'}</code>. A template never carries health information: the content
         check runs on every save.
       </p>
-      {error && (
-        <p className="alert error" role="alert">
-          {error}
-        </p>
-      )}
-      {notice && (
-        <p className="alert info" role="status">
-          {notice}
-        </p>
-      )}
+      <ErrorAlert error={error} />
+      <InfoNotice text={notice} />
       {canWrite && editing === null && (
         <button
           type="button"
@@ -107,56 +102,34 @@ export function Templates(props: { role: Role }) {
       )}
       <section aria-labelledby="templates-title">
         <h2 id="templates-title">All templates</h2>
-        {templates === null ? (
-          <p role="status">Loading…</p>
-        ) : templates.length === 0 ? (
-          <p className="muted">No templates yet.</p>
-        ) : (
-          <div
-            className="table-scroll contained"
-            role="region"
-            aria-labelledby="templates-title"
-            tabIndex={0}
-          >
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Program</th>
-                  <th scope="col">Slots</th>
-                  <th scope="col">Changed</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Action</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {templates.map((t) => (
-                  <tr key={t.id} aria-current={t.id === selected ? 'true' : undefined}>
-                    <th scope="row">{t.name}</th>
-                    <td>{t.program}</td>
-                    <td>{t.slots.join(', ') || '—'}</td>
-                    <td>{when(t.updatedAt)}</td>
-                    <td>
-                      <button
-                        type="button"
-                        className="secondary compact"
-                        aria-label={`Open ${t.name}`}
-                        onClick={() => {
-                          setSelected(t.id);
-                          setEditing(null);
-                          setNotice(null);
-                        }}
-                      >
-                        Open
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
+        <ListTable
+          items={templates}
+          empty="No templates yet."
+          labelledBy="templates-title"
+          contained
+          columns={['Name', 'Program', 'Slots', 'Changed']}
+          action
+          row={(t) => (
+            <tr key={t.id} aria-current={t.id === selected ? 'true' : undefined}>
+              <th scope="row">{t.name}</th>
+              <td>{t.program}</td>
+              <td>{t.slots.join(', ') || '—'}</td>
+              <td>{when(t.updatedAt)}</td>
+              <td>
+                <RowButton
+                  label={`Open ${t.name}`}
+                  onClick={() => {
+                    setSelected(t.id);
+                    setEditing(null);
+                    setNotice(null);
+                  }}
+                >
+                  Open
+                </RowButton>
+              </td>
+            </tr>
+          )}
+        />
       </section>
       {current && editing === null && (
         <TemplateDetail
@@ -227,28 +200,20 @@ function TemplateDetail(props: {
           {when(t.updatedAt)} by {t.updatedBy}
         </dd>
       </dl>
-      {error && (
-        <p className="alert error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       <form onSubmit={(e) => void showPreview(e)}>
         <fieldset className="slots">
           <legend>Preview with sample values</legend>
           {t.slots.map((slot) => (
-            <div className="field" key={slot}>
-              <label htmlFor={`tpl-slot-${slot}`}>{slot}</label>
-              <input
-                id={`tpl-slot-${slot}`}
-                type={SLOT_INPUT[slot]?.type ?? 'text'}
-                aria-describedby={`tpl-slot-${slot}-hint`}
-                value={variables[slot] ?? ''}
-                onChange={(e) => setVariables({ ...variables, [slot]: e.target.value })}
-              />
-              <span id={`tpl-slot-${slot}-hint`} className="hint">
-                {SLOT_INPUT[slot]?.hint}
-              </span>
-            </div>
+            <TextField
+              key={slot}
+              id={`tpl-slot-${slot}`}
+              label={slot}
+              type={SLOT_INPUT[slot]?.type ?? 'text'}
+              hint={SLOT_INPUT[slot]?.hint}
+              value={variables[slot] ?? ''}
+              onChange={(v) => setVariables({ ...variables, [slot]: v })}
+            />
           ))}
           <button type="submit" className="secondary">
             Preview
@@ -258,8 +223,7 @@ function TemplateDetail(props: {
               <p className="preview">
                 <strong>Preview:</strong> {preview.body}{' '}
                 <span className="muted">
-                  ({preview.segments} segment{preview.segments === 1 ? '' : 's'}, {preview.encoding}
-                  )
+                  ({plural(preview.segments, 'segment')}, {preview.encoding})
                 </span>
               </p>
             )}
@@ -328,37 +292,24 @@ function TemplateEditor(props: {
   return (
     <form className="panel" onSubmit={(e) => void save(e)} aria-labelledby="editor-title">
       <h2 id="editor-title">{t ? `Edit “${t.name}”` : 'New template'}</h2>
-      {error && (
-        <p className="alert error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       <div className="row">
-        <div className="field">
-          <label htmlFor="tpl-name">Name</label>
-          <input
-            id="tpl-name"
-            ref={nameRef}
-            required
-            maxLength={64}
-            value={name}
-            onChange={(e) => setName(e.target.value)}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor="tpl-program">Program</label>
-          <select
-            id="tpl-program"
-            value={program}
-            onChange={(e) => setProgram(e.target.value as Program)}
-          >
-            {PROGRAMS.map((p) => (
-              <option key={p} value={p}>
-                {p}
-              </option>
-            ))}
-          </select>
-        </div>
+        <TextField
+          id="tpl-name"
+          label="Name"
+          inputRef={nameRef}
+          required
+          maxLength={64}
+          value={name}
+          onChange={setName}
+        />
+        <SelectField
+          id="tpl-program"
+          label="Program"
+          options={PROGRAMS}
+          value={program}
+          onChange={(v) => setProgram(v as Program)}
+        />
       </div>
       <label htmlFor="tpl-body">Body</label>
       <textarea
