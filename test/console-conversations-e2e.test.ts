@@ -6,7 +6,11 @@
  * a portal reply sees that they exist but not their content (the API sends none), while a
  * provider reads them and replies; the unread count drops once a thread is opened, and
  * assignment works. Every state passes an axe-core scan; no number or body in the address
- * bar or browser storage; no third-party request or CSP violation. Screenshots
+ * bar or browser storage; no third-party request or CSP violation. At scale: more
+ * conversations than a page come with "Show more conversations", a long thread shows its
+ * newest page and "Show older messages" back to its first text (focus stays in the thread),
+ * and a reply that arrives is taken in when the page becomes visible again, older pages kept.
+ * Screenshots
  * docs/images/console-conversations-{desktop,phone}.png with TIDINGS_UPDATE_SCREENSHOTS=1.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +34,9 @@ const READY = browserReady('console conversations end-to-end', { console: true }
 const PASSWORD = 'harbour lantern meadow 17';
 const STOPPER = '+16175550131';
 const SECURE_PATIENT = '+16175550132';
+const LONG_PATIENT = '+16175550133';
+/** Older conversations than the rest, so the list has a second page (50 a page). */
+const BULK = 55;
 const SECRET = 'Your A1C was 9.1, please increase your metformin';
 const PORTAL_REPLY = 'Thanks, I will take 1000 mg with dinner';
 const SHOTS = screenshotDir('console-conversations');
@@ -64,6 +71,24 @@ describe.skipIf(!READY)('console conversations in headless Chromium', () => {
     senderNumber = (await t.rt.orgs.senders(orgId))[0]!.number;
     base = await t.rt.listen();
     t.rt.startWorkers();
+    // First, older than everything below: a patient with a long history, and many others.
+    await inbound(LONG_PATIENT, 'Is my appointment still on?');
+    for (let i = 0; i < 60; i++) {
+      await t.rt.send(orgId, SYSTEM_ACTOR, {
+        to: LONG_PATIENT,
+        body: `History note ${i}`,
+        program: 'care',
+      });
+    }
+    await Promise.all(
+      Array.from({ length: BULK }, (_, n) =>
+        t.rt.send(orgId, SYSTEM_ACTOR, {
+          to: `+1617300${String(1000 + n)}`,
+          body: 'Harbour Clinic: your flu shot is due.',
+          program: 'care',
+        }),
+      ),
+    );
 
     // A reminder text to one patient; a secure message, a portal reply and a text from another.
     const sent = await t.rt.send(orgId, SYSTEM_ACTOR, {
@@ -259,6 +284,65 @@ describe.skipIf(!READY)('console conversations in headless Chromium', () => {
     expect(cspViolations).toEqual([]);
     await context.close();
   });
+  it('staff: more conversations by page, a long thread back to its start, refreshed when visible', async () => {
+    const email = await person('night@harbour.example', 'staff');
+    const { context, page, thirdParty, cspViolations } = await openPage(browser, base);
+    await signIn(page, base, { email, password: PASSWORD });
+    await page
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link', { name: 'Conversations' })
+      .click();
+    const rows = page.getByRole('list', { name: 'Conversations' }).getByRole('listitem');
+    await entry(page, '0131').waitFor();
+    expect(await rows.count()).toBe(50);
+    expect(await entry(page, '0133').count()).toBe(0);
+    const more = page.getByRole('button', { name: 'Show more conversations' });
+    await more.click();
+    await entry(page, '0133').waitFor();
+    expect(await rows.count()).toBe(BULK + 3);
+    expect(await more.count()).toBe(0);
+    expect(await axeViolations(page)).toEqual([]);
+
+    await entry(page, '0133').getByRole('button').click();
+    const thread = page.getByRole('region', { name: /Conversation with •••• 0133/ });
+    await thread.waitFor();
+    const items = thread
+      .getByRole('list', { name: 'Messages, oldest first' })
+      .getByRole('listitem');
+    await waitFor(async () => ((await items.count()) === 50 ? true : undefined));
+    expect(await items.last().textContent()).toContain('History note 59');
+    expect(await thread.textContent()).not.toContain('Is my appointment still on?');
+    await thread.getByRole('button', { name: 'Show older messages' }).click();
+    await thread.getByText('Beginning of the conversation.').waitFor();
+    expect(await items.count()).toBe(61);
+    expect(await items.first().textContent()).toContain('Is my appointment still on?');
+    expect(await items.nth(1).textContent()).toContain('History note 0');
+    // The button is gone: focus went to the messages, not to the top of the page.
+    expect(
+      await page.evaluate<string | null>(
+        "document.activeElement?.getAttribute('aria-label') ?? null",
+      ),
+    ).toBe('Messages, oldest first');
+    expect(await axeViolations(page)).toEqual([]);
+
+    // A reply arrives; coming back to the page (as every 30 s) takes it in, older pages kept.
+    await inbound(LONG_PATIENT, 'Running ten minutes late');
+    await page.evaluate("document.dispatchEvent(new Event('visibilitychange'))");
+    await waitFor(async () =>
+      (await thread.textContent())?.includes('Running ten minutes late') ? true : undefined,
+    );
+    expect(await items.count()).toBe(62);
+    expect(await items.first().textContent()).toContain('Is my appointment still on?');
+    const stored = await page.evaluate<string>(
+      'JSON.stringify([location.href, Object.entries(sessionStorage), Object.entries(localStorage)])',
+    );
+    expect(stored).not.toContain('5550133');
+    expect(stored).not.toContain('History note');
+    expect(thirdParty).toEqual([]);
+    expect(cspViolations).toEqual([]);
+    await context.close();
+  });
+
   it('admin: sees the inbox without bodies and assigns from a list of users', async () => {
     await person('admin@harbour.example', 'admin');
     const { context, page, cspViolations } = await openPage(browser, base);

@@ -4,11 +4,14 @@
  * opens the one-time set-up link, chooses a password, enrols TOTP from the QR page, keeps the
  * recovery codes, composes with live content-guard feedback and a template, sends a
  * PHI-bearing text and sees it diverted to the portal, looks up the patient's consent, signs
- * out and back in with a TOTP code. An auditor sees only the read-only pages and is signed
- * out after the idle time, warned a minute before. Every page passes an axe-core scan with
- * no serious or critical violation, under the console's CSP, with no third-party request
- * and no PHI in the address bar or browser storage. Screenshots (desktop 1280 px and phone
- * 390 px) go to docs/images/console-*.png when TIDINGS_UPDATE_SCREENSHOTS=1.
+ * out and back in with a TOTP code. Under the guard policy `reject` held text is shown as
+ * refused and cannot be sent; under `override` a provider sends it as SMS with a reason (from
+ * a chosen pool sender), while staff are never offered the override. An auditor sees only
+ * the read-only pages and is signed out after the idle time, warned a minute before. Every
+ * page passes an axe-core scan with no serious or critical violation, under the console's
+ * CSP, with no third-party request and no PHI in the address bar or browser storage.
+ * Screenshots (desktop 1280 px and phone 390 px) go to docs/images/console-*.png when
+ * TIDINGS_UPDATE_SCREENSHOTS=1.
  * Skipped, saying so, where /usr/bin/chromium is not installed (.ci/run installs it).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,9 +25,12 @@ import {
   openPage,
   screenshotDir,
   screenshots,
+  signIn,
+  textOf,
   totp,
 } from './browser.js';
 import { SYSTEM_ACTOR } from '../src/audit/index.js';
+import { addConfiguredSender } from '../src/runtime/sender-carriers.js';
 
 const READY = browserReady('console end-to-end', { console: true });
 const PHI_TEXT = 'Your A1C was 9.1, please increase your metformin';
@@ -147,6 +153,9 @@ describe.skipIf(!READY)('staff console in headless Chromium', () => {
     expect(await page.locator('[data-verdict="secure"]').textContent()).toContain(
       'diverted to the secure portal',
     );
+    // The notice as the server words it, naming the organisation.
+    const preview = (await page.getByTestId('notice-preview').textContent())!;
+    expect(preview).toMatch(/^You have a new message from Lakeside Clinic\. View it securely: /);
     expect(await axeViolations(page)).toEqual([]);
     await screenshots(page, SHOTS.dir, 'console-compose');
 
@@ -158,6 +167,8 @@ describe.skipIf(!READY)('staff console in headless Chromium', () => {
     const notice = await t.rt.messaging.get(orgId, msgId, SYSTEM_ACTOR);
     expect(notice?.body).toMatch(/^You have a new message from/);
     expect(notice?.body).not.toContain('A1C');
+    // The preview was the notice exactly, but for the link's token.
+    expect(notice?.body?.replace(/\/s\/[A-Za-z0-9_-]{24} /, '/s/… ')).toBe(preview);
 
     // A template with typed slots, previewed by the server.
     await page.getByLabel('Template').selectOption({ label: 'Visit reminder' });
@@ -200,6 +211,104 @@ describe.skipIf(!READY)('staff console in headless Chromium', () => {
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.getByRole('heading', { level: 1, name: 'Compose' }).waitFor();
     await context.close();
+  });
+
+  it('follows the guard policy: reject refuses held text; override lets a provider, not staff, send it with a reason', async () => {
+    const policy = (action: string) =>
+      t.rt.orgs.setGuardSettings(
+        orgId,
+        JSON.stringify({ action }),
+        { guardAction: action },
+        SYSTEM_ACTOR,
+      );
+    const person = async (email: string, role: string) => {
+      const { setupToken } = await t.rt.users.create(orgId, email, role, SYSTEM_ACTOR);
+      await t.rt.users.completeSetup(setupToken, PASSWORD);
+      return { email, password: PASSWORD };
+    };
+    const pool = await addConfiguredSender(
+      t.rt.orgs,
+      50,
+      orgId,
+      { number: '+16175550188', carrier: 'simulator', inPool: true },
+      SYSTEM_ACTOR,
+    );
+    await policy('reject');
+
+    const provider = await openPage(browser, base);
+    const { page } = provider;
+    await signIn(page, base, await person('dr.okafor@clinic.example', 'provider'));
+    await page.getByRole('heading', { level: 1, name: 'Compose' }).waitFor();
+    const message = page.getByLabel('Message', { exact: true });
+    const send = page.getByRole('button', { name: /^Send/ });
+    await page.getByLabel('Recipient number').fill(PHONE);
+    await message.fill(PHI_TEXT);
+    expect(await textOf(page.getByTestId('guard-refused'), 'Will be refused')).toContain(
+      'Medication',
+    );
+    expect(await send.isDisabled()).toBe(true);
+    expect(await page.getByTestId('notice-preview').count()).toBe(0);
+    expect(await page.getByLabel('Override the content check for this text').count()).toBe(0);
+    expect(await axeViolations(page)).toEqual([]);
+    // Allowed text may still go.
+    await message.fill('See you on Tuesday at 10:00.');
+    await page.locator('[data-verdict="allow"]').waitFor();
+    expect(await send.isDisabled()).toBe(false);
+
+    // Override: the page reads the policy again when it opens.
+    await policy('override');
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    await nav.getByRole('link', { name: 'Consent' }).click();
+    await nav.getByRole('link', { name: 'Compose' }).click();
+    await page.getByLabel('Recipient number').fill(PHONE);
+    await message.fill(PHI_TEXT);
+    await page.getByTestId('notice-preview').waitFor();
+    expect(await send.isDisabled()).toBe(false);
+    await page.getByLabel('Override the content check for this text').check();
+    const reason = 'Patient asked for plain texts in writing, form on file';
+    await page.getByLabel(/^Override reason/).fill(reason);
+    // Several senders: pick one, see the same segment count and that it is in the pool.
+    await page.getByLabel('Send from').selectOption(pool.sender.id);
+    const cost = (await page.getByTestId('sender-cost').textContent())!;
+    expect(cost).toContain('1 segment from whichever number sends it');
+    expect(cost).toContain('+16175550188 is in the sender pool');
+    expect(await axeViolations(page)).toEqual([]);
+    await screenshots(page, SHOTS.dir, 'console-compose-override');
+    await page.getByRole('button', { name: 'Send as SMS' }).click();
+    await page.getByRole('heading', { name: /as SMS by override/ }).waitFor();
+    expect(await page.getByTestId('result-guard').textContent()).toContain('override');
+    const id = (await page.locator('.result dd code').first().textContent())!;
+    const stored = await t.rt.messaging.get(orgId, id, SYSTEM_ACTOR);
+    expect(stored?.body).toBe(PHI_TEXT);
+    expect(stored?.from).toBe('+16175550188');
+    const audit = await t.rt.store.db
+      .selectFrom('audit_events')
+      .select(['details'])
+      .where('org_id', '=', orgId)
+      .where('action', '=', 'message.accepted')
+      .where('target_id', '=', id)
+      .executeTakeFirstOrThrow();
+    const details = JSON.parse(String(audit.details)) as Record<string, unknown>;
+    expect(details.overrideReason).toBe(reason);
+    expect(String(details.guardOverride)).toContain('medication');
+    expect(provider.thirdParty).toEqual([]);
+    expect(provider.cspViolations).toEqual([]);
+    await provider.context.close();
+
+    // Staff: the same held text is diverted; no override is offered.
+    const staff = await openPage(browser, base);
+    await signIn(staff.page, base, await person('front.desk@clinic.example', 'staff'));
+    await staff.page.getByRole('heading', { level: 1, name: 'Compose' }).waitFor();
+    await staff.page.getByLabel('Recipient number').fill(PHONE);
+    await staff.page.getByLabel('Message', { exact: true }).fill(PHI_TEXT);
+    await staff.page.getByTestId('notice-preview').waitFor();
+    expect(await staff.page.getByLabel('Override the content check for this text').count()).toBe(0);
+    expect(await staff.page.getByRole('button', { name: 'Send', exact: true }).isDisabled()).toBe(
+      false,
+    );
+    expect(await axeViolations(staff.page)).toEqual([]);
+    await staff.context.close();
+    await policy('divert');
   });
 
   it('an auditor sees only read-only pages and is signed out when idle, warned first', async () => {

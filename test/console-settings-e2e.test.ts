@@ -3,12 +3,14 @@
  * (playwright-core, test/browser.ts) against a real server on 127.0.0.1: an admin adds a
  * user with a role and gets the one-time set-up link, creates an API key that is shown once
  * (then only its prefix), narrows quiet hours, edits the opt-out text and keyword scope, sets
- * the webhook URL (secret shown once) and the texting policy. The new user must accept the
+ * the webhook URL (secret shown once), rotates the webhook secret (the new one shown once, the
+ * old one still signing for 24 hours), places legal holds on a patient (number in the body
+ * only) and on the organisation and lifts one, and sets the texting policy. The new user must accept the
  * policy before any page, and the admin then sees who is overdue. A staff user asks for
  * emergency access with a reason and sees the window granted; "Sign out everywhere" ends the
  * user's session in another browser too. Every view passes axe-core with no serious or
  * critical violation, with no third-party request, no CSP violation, and no key, secret or
- * link left in the address bar or browser storage. Screenshots console-settings-* and
+ * link or number left in the address bar or browser storage. Screenshots console-settings-* and
  * console-policy-* go to docs/images/ with TIDINGS_UPDATE_SCREENSHOTS=1.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,6 +38,8 @@ const STAFF = 'sam@lakeside.example';
 const POLICY =
   'Never put a diagnosis, result, medication or test in a text.\nUse the secure portal for anything clinical.';
 const SHOTS = screenshotDir('console-settings');
+/** A patient put under legal hold: typed into the form, never shown back or kept. */
+const HOLD_PATIENT = '+16175550142';
 
 /** What the browser keeps: only the CSRF token, never a key, secret, link or number. */
 async function storage(page: Page): Promise<string> {
@@ -72,7 +76,7 @@ describe.skipIf(!READY)('console settings in headless Chromium', () => {
     SHOTS.discard();
   });
 
-  it('an admin adds a user, creates a key shown once, and changes quiet hours, texts, webhook and policy', async () => {
+  it('an admin adds a user, creates a key shown once, changes quiet hours, texts and webhook, rotates its secret, places and lifts legal holds, and sets the policy', async () => {
     admin = await openPage(browser, base);
     const page = admin.page;
     await signIn(page, base, { email: ADMIN, password: PASSWORD });
@@ -156,6 +160,90 @@ describe.skipIf(!READY)('console settings in headless Chromium', () => {
     expect(whsec).toMatch(/^whsec_/);
     secrets.push(whsec);
     expect((await t.rt.orgs.get(orgId))!.webhookUrl).toBe('https://ehr.example/hooks/tidings');
+    expect(await axeViolations(page)).toEqual([]);
+    await page.getByRole('button', { name: 'I have stored it' }).click();
+    expect(await page.content()).not.toContain(whsec);
+
+    // Rotate the secret: the new one is shown once; the old one signs beside it for 24 hours.
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: 'the old one also signs for 24 hours' })
+      .waitFor();
+    const rotated = await page.getByLabel('Signing secret').inputValue();
+    expect(rotated).toMatch(/^whsec_/);
+    expect(rotated).not.toBe(whsec);
+    secrets.push(rotated);
+    expect(await t.rt.orgs.webhookTarget(orgId)).toMatchObject({
+      secret: rotated,
+      previousSecret: whsec,
+    });
+    expect(await page.getByTestId('previous-secret-until').textContent()).toContain(
+      'also signs until',
+    );
+    expect(await axeViolations(page)).toEqual([]);
+    await screenshots(page, SHOTS.dir, 'console-settings-webhook');
+    await page.getByRole('button', { name: 'I have stored it' }).click();
+    expect(await page.content()).not.toContain(rotated);
+    // Shown once: back on the tab, the previous secret's deadline, but no secret.
+    await openTab(page, 'Session');
+    await openTab(page, 'Webhook');
+    await page.getByTestId('previous-secret-until').waitFor();
+    expect(await page.getByTestId('webhook-secret').count()).toBe(0);
+    const rotations = (await t.rt.audit.events(orgId, { limit: 500 }, SYSTEM_ACTOR)).data.filter(
+      (e) => e.action === 'org.webhook_secret_rotated',
+    );
+    expect(rotations).toHaveLength(1);
+
+    // Legal holds: one on a patient (the number in the body only), one on the organisation;
+    // the patient's is lifted after a confirmation.
+    await openTab(page, 'Legal holds');
+    await page.getByTestId('no-holds').waitFor();
+    secrets.push(HOLD_PATIENT);
+    await page.getByLabel('Patient’s mobile number').fill(HOLD_PATIENT);
+    await page.getByLabel('Reason', { exact: true }).fill('Litigation 2026-114');
+    await page.getByRole('button', { name: 'Place hold' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: 'The hold was placed on the patient.' })
+      .waitFor();
+    const patientRow = page.getByRole('row', { name: /Litigation 2026-114/ });
+    await patientRow.waitFor();
+    expect(await patientRow.textContent()).toMatch(/Patient [0-9a-zA-Z_-]{8}/);
+    expect(await page.getByLabel('Patient’s mobile number').inputValue()).toBe('');
+    expect(await page.content()).not.toContain(HOLD_PATIENT.slice(2));
+    await page.getByLabel('The whole organisation').check();
+    expect(await page.getByLabel('Patient’s mobile number').count()).toBe(0);
+    await page.getByLabel('Reason', { exact: true }).fill('Regulator inquiry R-7');
+    await page.getByRole('button', { name: 'Place hold' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: 'The hold was placed on the whole organisation.' })
+      .waitFor();
+    await page.getByRole('row', { name: /Regulator inquiry R-7/ }).waitFor();
+    const placed = await t.rt.retention.holds(orgId);
+    expect(placed.map((h) => [h.scope, h.reason]).sort()).toEqual([
+      ['organisation', 'Regulator inquiry R-7'],
+      ['patient', 'Litigation 2026-114'],
+    ]);
+    const patientHold = placed.find((h) => h.scope === 'patient')!;
+    expect(await patientRow.textContent()).toContain(patientHold.subjectIndex!.slice(0, 8));
+    expect(await axeViolations(page)).toEqual([]);
+    await screenshots(page, SHOTS.dir, 'console-settings-holds');
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Lift hold: Litigation 2026-114' }).click();
+    await page.getByRole('status').filter({ hasText: 'was lifted' }).waitFor();
+    await patientRow.waitFor({ state: 'detached' });
+    expect((await t.rt.retention.holds(orgId)).map((h) => h.reason)).toEqual([
+      'Regulator inquiry R-7',
+    ]);
+    await page.getByLabel('Show lifted holds too').check();
+    expect(await textOf(patientRow, 'Lifted')).toContain('Lifted');
+    const holdActions = (await t.rt.audit.events(orgId, { limit: 500 }, SYSTEM_ACTOR)).data
+      .map((e) => e.action)
+      .filter((a) => a.startsWith('legal_hold.'))
+      .sort();
+    expect(holdActions).toEqual(['legal_hold.lifted', 'legal_hold.placed', 'legal_hold.placed']);
     expect(await axeViolations(page)).toEqual([]);
 
     // Senders: add one to the pool, make it the default, and remove another.

@@ -10,6 +10,7 @@ import { announcePgSkip, DIALECTS, openTestRuntime, type TestRuntime } from './h
 import { SYSTEM_ACTOR } from '../src/audit/index.js';
 import { csrfFor } from '../src/portal/tokens.js';
 import type { Role } from '../src/identity/access.js';
+import { Conversations, type ConversationSummary } from '../src/conversations/index.js';
 
 announcePgSkip('conversations API');
 
@@ -271,5 +272,177 @@ describe.each(DIALECTS)('conversations API (%s)', (dialect) => {
   it('answers with no-store', async () => {
     const res = await fetch(`${base}/v1/conversations`, { headers: people.get('staff')!.headers });
     expect(res.headers.get('cache-control')).toBe('no-store');
+  });
+});
+
+/**
+ * At scale: a patient's whole history however old — behind more than 5,000 newer texts to
+ * other patients — pages back to its first text, a page at a time by cursor; the list pages
+ * through every conversation by last activity; and an organisation's rows rebuilt from its
+ * history (the backfill of migration 0027) come out the same.
+ */
+describe.each(DIALECTS)('conversations at scale (%s)', (dialect) => {
+  let t: TestRuntime;
+  let base: string;
+  let orgId: string;
+  let senderNumber: string;
+  let headers: Record<string, string>;
+  const OLD = '+16175550166';
+  const OTHERS = 300;
+  const PER_OTHER = 17;
+
+  const get = async (path: string) => {
+    const res = await fetch(base + path, { headers });
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  };
+  interface Summary {
+    id: string;
+    phoneMasked: string;
+    lastActivityAt: string;
+    unread: number;
+  }
+  const listAll = async (limit: number) => {
+    const all: Summary[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const q: string = `?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const r = await get(`/v1/conversations${q}`);
+      expect(r.status, JSON.stringify(r.json)).toBe(200);
+      all.push(...(r.json.data as Summary[]));
+      cursor = r.json.nextCursor as string | null;
+      pages++;
+    } while (cursor !== null && pages < 100);
+    return { all, pages };
+  };
+
+  beforeAll(async () => {
+    t = await openTestRuntime({ dialect, env: { PORT: '0', HOST: '127.0.0.1' } });
+    orgId = (await t.rt.orgs.create('Busy Clinic', SYSTEM_ACTOR)).orgId;
+    senderNumber = (await t.rt.orgs.senders(orgId))[0]!.number;
+    const { user } = await t.rt.users.create(orgId, 'desk@busy.example', 'staff', SYSTEM_ACTOR);
+    await t.rt.store.db
+      .updateTable('users')
+      .set({ mfa_enrolled_at: Date.now() })
+      .where('id', '=', user.id)
+      .execute();
+    const s = await t.rt.sessions.create((await t.rt.users.get(orgId, user.id))!, null);
+    await t.rt.sessions.markMfaVerified(orgId, s.session.id);
+    headers = { cookie: `tidings_session=${s.token}`, 'x-csrf-token': s.csrfToken };
+    base = await t.rt.listen();
+
+    // The old thread: texts out and replies in, and a secure message (with its notice).
+    for (let i = 0; i < 40; i++) {
+      await t.rt.send(orgId, SYSTEM_ACTOR, { to: OLD, body: `Old note ${i}`, program: 'care' });
+      if (i % 4 === 0) {
+        await t.rt.messaging.receiveInbound({ from: OLD, to: senderNumber, body: `Reply ${i}` });
+      }
+    }
+    await t.rt.portal.createSecureMessage(orgId, SYSTEM_ACTOR, {
+      to: OLD,
+      body: 'Your results are in',
+      program: 'care',
+      verify: 'dob',
+      dob: '1970-01-02',
+    });
+    // Then more than 5,000 newer texts to other patients, in batches as the API takes them.
+    const sends: Promise<unknown>[] = [];
+    for (let k = 0; k < PER_OTHER; k++) {
+      for (let n = 0; n < OTHERS; n++) {
+        sends.push(
+          t.rt.send(orgId, SYSTEM_ACTOR, {
+            to: `+1617200${String(1000 + n).padStart(4, '0')}`,
+            body: `Reminder ${k}`,
+            program: 'care',
+          }),
+        );
+      }
+      await Promise.all(sends.splice(0));
+    }
+  }, 240_000);
+  afterAll(async () => t?.cleanup());
+
+  it('pages through every conversation by last activity, the old one last', async () => {
+    const { all, pages } = await listAll(50);
+    expect(pages).toBe(Math.ceil((OTHERS + 1) / 50));
+    expect(all).toHaveLength(OTHERS + 1);
+    expect(new Set(all.map((c) => c.id)).size).toBe(OTHERS + 1);
+    const times = all.map((c) => Date.parse(c.lastActivityAt));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+    const old = all.at(-1)!;
+    expect(old.phoneMasked).toBe('•••• 0166');
+    expect(old.unread).toBe(10);
+    // A cursor that is not one the API gave out is refused in the envelope.
+    const bad = await get('/v1/conversations?cursor=12.msg_nope');
+    expect(bad.status).toBe(400);
+    expect((bad.json.error as { code: string }).code).toBe('validation_failed');
+  });
+
+  it('shows the old thread whole, newest page first, with Show older back to its start', async () => {
+    const { all } = await listAll(200);
+    const id = all.find((c) => c.phoneMasked.endsWith('0166'))!.id;
+    const pages: Item[][] = [];
+    let before: string | null = null;
+    do {
+      const q: string = `?limit=25${before ? `&before=${encodeURIComponent(before)}` : ''}`;
+      const r = await get(`/v1/conversations/${id}${q}`);
+      expect(r.status, JSON.stringify(r.json)).toBe(200);
+      const items = r.json.items as (Item & { at: string })[];
+      expect(items.length).toBeLessThanOrEqual(25);
+      pages.push(items);
+      before = r.json.olderCursor as string | null;
+      expect(before ?? '').not.toContain('5550166');
+    } while (before !== null && pages.length < 20);
+    // 40 texts out + the secure notice, 10 replies in, the secure message: 52 in all.
+    expect(pages).toHaveLength(3);
+    expect(pages[0]).toHaveLength(25);
+    const whole = pages.reverse().flat() as (Item & { at: string })[];
+    expect(whole).toHaveLength(52);
+    expect(new Set(whole.map((i) => i.id)).size).toBe(52);
+    const at = whole.map((i) => Date.parse(i.at));
+    expect(at).toEqual([...at].sort((a, b) => a - b));
+    expect(whole[0]!.body).toBe('Old note 0');
+    expect(whole.filter((i) => i.type === 'inbound').map((i) => i.body)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `Reply ${i * 4}`),
+    );
+    expect(whole.filter((i) => i.type === 'secure')).toHaveLength(1);
+    expect(whole.filter((i) => i.kind === 'secure_notice')).toHaveLength(1);
+    // A staff member never sees the secure content.
+    expect(JSON.stringify(whole)).not.toContain('results are in');
+    // A malformed cursor is refused.
+    const bad = await get(`/v1/conversations/${id}?before=${encodeURIComponent('x.y')}`);
+    expect(bad.status).toBe(400);
+  });
+
+  it('rebuilds the rows from the history once (the backfill of migration 0027)', async () => {
+    const before = (await listAll(200)).all;
+    await t.rt.store.db.deleteFrom('conversations').where('org_id', '=', orgId).execute();
+    await t.rt.store.db.deleteFrom('conversation_backfills').where('org_id', '=', orgId).execute();
+    // A process that has not yet folded this organisation's history (a fresh start).
+    const fresh = new Conversations(t.rt.store, t.rt.keyrings, {
+      user: (o, u) => t.rt.users.get(o, u),
+      consentOf: () => Promise.reject(new Error('not needed')),
+    });
+    const { data } = await fresh.list(orgId, SYSTEM_ACTOR, { limit: 200 });
+    expect(data).toHaveLength(200);
+    const rebuilt: ConversationSummary[] = [...data];
+    let cursor: string | undefined;
+    let next = (await fresh.list(orgId, SYSTEM_ACTOR, { limit: 200 })).nextCursor;
+    while (next !== null) {
+      cursor = next;
+      const page = await fresh.list(orgId, SYSTEM_ACTOR, { limit: 200, cursor });
+      rebuilt.push(...page.data);
+      next = page.nextCursor;
+    }
+    expect(rebuilt).toHaveLength(OTHERS + 1);
+    expect(rebuilt.map((c) => [c.phoneMasked, c.lastActivityAt, c.unread])).toEqual(
+      before.map((c) => [c.phoneMasked, c.lastActivityAt, c.unread]),
+    );
+    const marks = await t.rt.store.db
+      .selectFrom('conversation_backfills')
+      .select('org_id')
+      .where('org_id', '=', orgId)
+      .execute();
+    expect(marks).toHaveLength(1);
   });
 });

@@ -166,7 +166,8 @@ async function send(base: string, apiKey: string, i: number): Promise<Outcome> {
         'idempotency-key': keyOf(i),
       },
       body: JSON.stringify({ to: toOf(i), body: bodyOf(i), program: 'care' }),
-      signal: AbortSignal.timeout(15_000),
+      // Generous: a loaded CI machine can take seconds to answer the first requests.
+      signal: AbortSignal.timeout(30_000),
     });
   } catch (e) {
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;

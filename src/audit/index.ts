@@ -20,6 +20,8 @@ export { GENESIS_HASH, hashEvent, type ChainedFields } from './chain.js';
 export const AUDIT_ACTIONS = {
   'org.created': '164.312(b)',
   'org.webhook_set': '164.312(b)',
+  /** A new webhook signing secret; the old one signs until the time named, if any. */
+  'org.webhook_secret_rotated': '164.312(b)',
   'apikey.created': '164.312(d)',
   'apikey.revoked': '164.312(d)',
   'sender.created': '164.312(b)',

@@ -4,29 +4,43 @@
  * (`cnv_…`) so a number never goes in a URL. The texts themselves stay where they live —
  * outbound and inbound SMS in messaging, secure messages and portal replies in the portal —
  * and are read through those modules' surfaces; this module owns only the `conversations`
- * table: the id, the assignee and when the conversation was last read (inbound texts and
- * portal replies after that count as unread). The read state is shared by the
- * organisation's staff: a front desk works one inbox.
+ * table: the id, the assignee, when the conversation was last read (inbound texts and portal
+ * replies after that count as unread) and when it last saw activity. The read state is shared
+ * by the organisation's staff: a front desk works one inbox.
  *
- * A conversation comes into being the first time the list sees activity for its number.
+ * A conversation comes into being with the first text either way: messaging and the portal
+ * call `touch` inside the transaction that commits a batch of accepted texts, an inbound text
+ * or a portal reply (one upsert per batch), which keeps `last_activity_at` current. The list
+ * pages through the conversation rows by that time; a thread pages through one number's
+ * history through the recipient indexes (migration 0027), newest first, however old. History
+ * from before 0027 is folded into the rows once per organisation (`backfill`).
+ *
  * Secure-message content is shown only to callers that may read it (the rule of
  * `GET /v1/secure-messages/:id`); everyone else sees that a secure message or reply exists.
- * Every list and thread read is audited with the number's blind index (164.312(b)).
+ * Every list and thread read is audited, a thread with the number's blind index (164.312(b)).
  */
-import type { Store } from '../store/index.js';
+import { sql } from 'kysely';
+import type { Db, Store } from '../store/index.js';
 import { appendAudit, type Actor } from '../audit/index.js';
-import { decrypt, encrypt, rowAad } from '../crypto/index.js';
+import { decrypt, encrypt, rowAad, type Keyring } from '../crypto/index.js';
 import { AppError } from '../errors/index.js';
 import { newId } from '../ids/index.js';
 import type { KeyringService } from '../orgs/index.js';
 import {
-  textActivity,
-  textThread,
+  inboundCountSince,
+  textHistoryPage,
+  textPage,
   type MessageKind,
   type MessageStatus,
   type Program,
 } from '../messaging/index.js';
-import { secureActivity, secureThread, type SecureStatus } from '../portal/index.js';
+import {
+  noticeIdsAmong,
+  replyCountSince,
+  secureHistoryPage,
+  securePage,
+  type SecureStatus,
+} from '../portal/index.js';
 import type { UserView } from '../identity/index.js';
 
 export type ConsentState = 'opted_in' | 'opted_out' | 'pending' | 'none';
@@ -95,15 +109,49 @@ export interface ConversationThread extends ConversationSummary {
   /** Whether secure content is included (false: secure items carry no body). */
   secureContent: boolean;
   consent: Record<Program, ConsentState>;
-  /** Oldest first. */
+  /** One page of the history, oldest first (the newest page unless `before` was given). */
   items: ThreadItem[];
+  /** `before` for the page of older items, or null when this page reaches the beginning. */
+  olderCursor: string | null;
 }
 
 export interface ListOptions {
   limit: number;
   /** `me`: assigned to the caller; `none`: unassigned; absent: all. */
   assigned?: 'me' | 'none' | undefined;
+  /** `nextCursor` of the previous page. */
+  cursor?: string | undefined;
 }
+
+export interface ThreadOptions {
+  /** `olderCursor` of the previous page; absent: the newest page. */
+  before?: string | undefined;
+  /** Items per page. */
+  limit: number;
+}
+
+/** Something a number did or was sent, as messaging and the portal report it. */
+export interface ActivityEvent {
+  orgId: string;
+  /** The number's blind index. */
+  index: string;
+  /** The number (E.164), or a way to get it: a conversation seen first stores it encrypted. */
+  phone: string | (() => string);
+  at: number;
+  /** An inbound text or portal reply (counts as unread until the conversation is read). */
+  inbound: boolean;
+  /** The organisation's keyring, fetched before the transaction (never fetched inside it). */
+  keyring: Keyring;
+}
+
+/** The list cursor: last activity (ms) and id of the previous page's last row. */
+export const LIST_CURSOR = /^(\d{1,16})\.(cnv_[0-9A-Za-z]{1,40})$/;
+/** The thread cursor: per source the oldest id shown so far, `-` where none was shown yet. */
+export const THREAD_CURSOR =
+  /^(?:[a-z]{1,8}_[0-9A-Za-z]{1,40}|-)(?:\.(?:[a-z]{1,8}_[0-9A-Za-z]{1,40}|-)){3}$/;
+
+/** History rows per page when an organisation's history is folded into its rows. */
+const BACKFILL_PAGE = 2000;
 
 interface Row {
   org_id: string;
@@ -114,26 +162,29 @@ interface Row {
   last_read_at: number;
   created_at: number;
   updated_at: number;
+  last_activity_at: number;
+  last_inbound_at: number | null;
 }
 
-interface Activity {
-  lastAt: number;
-  lastInboundAt: number | null;
-  /** Inbound texts and portal replies: when each arrived. */
-  incoming: number[];
-  phone: () => string;
-}
+type Sourced = ThreadItem & { ms: number; source: 0 | 1 | 2 | 3 };
 
 function iso(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
+  return ms === null ? null : new Date(Number(ms)).toISOString();
 }
 
 function mask(phone: string): string {
   return `•••• ${phone.slice(-4)}`;
 }
 
+function badCursor(): AppError {
+  return new AppError('validation_failed', 'The cursor is not one this API gave out.');
+}
+
 export class Conversations {
   private readonly now: () => number;
+  /** Organisations whose history before migration 0027 is in their rows (this process). */
+  private readonly backfilled = new Set<string>();
+  private readonly backfilling = new Map<string, Promise<void>>();
 
   constructor(
     private readonly store: Store,
@@ -143,28 +194,168 @@ export class Conversations {
     this.now = opts.now ?? Date.now;
   }
 
-  /** Conversations with recent activity, newest first, without bodies. Audited. */
+  /**
+   * Records activity inside the caller's transaction: one upsert for the whole batch, which
+   * creates the conversation of a number seen for the first time and moves each one's last
+   * activity (and last inbound) forward, never back. Rows are written in key order, so two
+   * batches touching the same numbers lock them in the same order.
+   */
+  async touch(tx: Db, events: readonly ActivityEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const merged = new Map<
+      string,
+      { e: ActivityEvent; lastAt: number; lastInboundAt: number | null }
+    >();
+    for (const e of events) {
+      const key = `${e.orgId}\u0000${e.index}`;
+      const m = merged.get(key);
+      const inboundAt = e.inbound ? e.at : null;
+      if (!m) merged.set(key, { e, lastAt: e.at, lastInboundAt: inboundAt });
+      else {
+        m.lastAt = Math.max(m.lastAt, e.at);
+        if (inboundAt !== null) m.lastInboundAt = Math.max(m.lastInboundAt ?? 0, inboundAt);
+      }
+    }
+    const keys = [...merged.keys()].sort();
+    const now = this.now();
+    const values = [];
+    for (const key of keys) {
+      const { e, lastAt, lastInboundAt } = merged.get(key)!;
+      const keyring = e.keyring;
+      const id = newId('cnv');
+      const phone = typeof e.phone === 'string' ? e.phone : e.phone();
+      values.push({
+        org_id: e.orgId,
+        id,
+        phone_index: e.index,
+        phone_enc: encrypt(keyring, rowAad(e.orgId, 'conversations', id, 'phone'), phone),
+        assignee_id: null,
+        last_read_at: 0,
+        created_at: now,
+        updated_at: now,
+        last_activity_at: lastAt,
+        last_inbound_at: lastInboundAt,
+      });
+    }
+    const greatest = this.store.dialect === 'postgres' ? sql.raw('GREATEST') : sql.raw('MAX');
+    await tx
+      .insertInto('conversations')
+      .values(values)
+      .onConflict((oc) =>
+        oc.columns(['org_id', 'phone_index']).doUpdateSet({
+          last_activity_at: sql<number>`${greatest}(conversations.last_activity_at, excluded.last_activity_at)`,
+          last_inbound_at: sql<number | null>`CASE
+            WHEN excluded.last_inbound_at IS NULL THEN conversations.last_inbound_at
+            WHEN conversations.last_inbound_at IS NULL THEN excluded.last_inbound_at
+            ELSE ${greatest}(conversations.last_inbound_at, excluded.last_inbound_at) END`,
+        }),
+      )
+      .execute();
+  }
+
+  /**
+   * Folds the organisation's history into its conversation rows, once: texts both ways, secure
+   * messages and portal replies stored before the rows kept their own activity (migration
+   * 0027). Walks each table by primary key a page at a time; safe to run alongside live
+   * traffic and in several processes (activity only moves forward).
+   */
+  async backfill(orgId: string): Promise<void> {
+    if (this.backfilled.has(orgId)) return;
+    let running = this.backfilling.get(orgId);
+    if (!running) {
+      running = this.runBackfill(orgId).finally(() => this.backfilling.delete(orgId));
+      this.backfilling.set(orgId, running);
+    }
+    await running;
+    this.backfilled.add(orgId);
+  }
+
+  private async runBackfill(orgId: string): Promise<void> {
+    const db = this.store.db;
+    const done = await db
+      .selectFrom('conversation_backfills')
+      .select('org_id')
+      .where('org_id', '=', orgId)
+      .executeTakeFirst();
+    if (done) return;
+    const keyring = await this.keyrings.get(orgId);
+    const walks = [
+      (after: string | null) =>
+        textHistoryPage(db, keyring, orgId, 'outbound', after, BACKFILL_PAGE),
+      (after: string | null) =>
+        textHistoryPage(db, keyring, orgId, 'inbound', after, BACKFILL_PAGE),
+      (after: string | null) =>
+        secureHistoryPage(db, keyring, orgId, 'secure', after, BACKFILL_PAGE),
+      (after: string | null) =>
+        secureHistoryPage(db, keyring, orgId, 'reply', after, BACKFILL_PAGE),
+    ];
+    for (const walk of walks) {
+      let after: string | null = null;
+      for (;;) {
+        const page = await walk(after);
+        if (page.length === 0) break;
+        await this.store.transaction((tx) =>
+          this.touch(
+            tx,
+            page.map((r) => ({
+              orgId,
+              index: r.index,
+              phone: r.phone,
+              at: r.at,
+              inbound: r.inbound,
+              keyring,
+            })),
+          ),
+        );
+        after = page.at(-1)!.id;
+        if (page.length < BACKFILL_PAGE) break;
+      }
+    }
+    await db
+      .insertInto('conversation_backfills')
+      .values({ org_id: orgId, done_at: this.now() })
+      .onConflict((oc) => oc.column('org_id').doNothing())
+      .execute();
+  }
+
+  /** Conversations by last activity, newest first, a page at a time, without bodies. Audited. */
   async list(
     orgId: string,
     actor: Actor,
     opts: ListOptions,
-  ): Promise<{ data: ConversationSummary[] }> {
-    const activity = await this.activity(orgId);
-    const rows = await this.ensureRows(orgId, activity);
-    const assignees = new Map<string, Assignee | null>();
-    let picked = [...rows.values()].filter((r) => activity.has(r.phone_index));
-    if (opts.assigned === 'me') picked = picked.filter((r) => r.assignee_id === actor.id);
-    if (opts.assigned === 'none') picked = picked.filter((r) => r.assignee_id === null);
-    picked.sort(
-      (a, b) =>
-        activity.get(b.phone_index)!.lastAt - activity.get(a.phone_index)!.lastAt ||
-        (a.id < b.id ? 1 : -1),
-    );
-    const page = picked.slice(0, opts.limit);
-    const data: ConversationSummary[] = [];
-    for (const r of page) {
-      data.push(await this.summary(r, activity.get(r.phone_index)!, assignees));
+  ): Promise<{ data: ConversationSummary[]; nextCursor: string | null }> {
+    await this.backfill(orgId);
+    let q = this.store.db
+      .selectFrom('conversations')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('last_activity_at', '>', 0);
+    if (opts.assigned === 'me') q = q.where('assignee_id', '=', actor.id);
+    if (opts.assigned === 'none') q = q.where('assignee_id', 'is', null);
+    if (opts.cursor !== undefined) {
+      const m = LIST_CURSOR.exec(opts.cursor);
+      if (!m) throw badCursor();
+      const at = Number(m[1]);
+      const id = m[2]!;
+      q = q.where((eb) =>
+        eb.or([
+          eb('last_activity_at', '<', at),
+          eb.and([eb('last_activity_at', '=', at), eb('id', '<', id)]),
+        ]),
+      );
     }
+    const rows = await q
+      .orderBy('last_activity_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(opts.limit + 1)
+      .execute();
+    const page = rows.slice(0, opts.limit);
+    const last = page.at(-1);
+    const nextCursor =
+      rows.length > opts.limit && last ? `${Number(last.last_activity_at)}.${last.id}` : null;
+    const assignees = new Map<string, Assignee | null>();
+    const data: ConversationSummary[] = [];
+    for (const r of page) data.push(await this.summary(r, assignees));
     await this.store.transaction((tx) =>
       appendAudit(tx, this.store.dialect, [
         {
@@ -173,66 +364,74 @@ export class Conversations {
           action: 'conversation.listed',
           targetType: 'conversation',
           targetId: '*',
-          details: { count: data.length },
+          details: { count: data.length, page: opts.cursor === undefined ? 'first' : 'next' },
         },
       ]),
     );
-    return { data };
+    return { data, nextCursor };
   }
 
   /**
-   * One conversation with its texts both ways (bodies) and its secure messages and portal
-   * replies (content only `withSecureContent`). Audited as a read of the number's messages,
-   * and each secure message whose content is shown as a read of it.
+   * One page of a conversation's history, newest first across texts both ways (bodies),
+   * secure messages and portal replies (content only `withSecureContent`), returned oldest
+   * first, with the cursor of the page before it. Reads only this number's rows, through the
+   * recipient indexes. Audited as a read of the number's messages, and each secure message
+   * whose content (or a reply to it) is shown as a read of it.
    */
   async thread(
     orgId: string,
     id: string,
     actor: Actor,
     withSecureContent: boolean,
+    opts: ThreadOptions = { limit: 50 },
   ): Promise<ConversationThread> {
+    let bounds: (string | undefined)[] = [undefined, undefined, undefined, undefined];
+    if (opts.before !== undefined) {
+      if (!THREAD_CURSOR.test(opts.before)) throw badCursor();
+      bounds = opts.before.split('.').map((b) => (b === '-' ? undefined : b));
+    }
     const row = await this.row(orgId, id);
     const keyring = await this.keyrings.get(orgId);
     const phone = decrypt(keyring, rowAad(orgId, 'conversations', id, 'phone'), row.phone_enc);
     const now = this.now();
-    const texts = await textThread(this.store.db, keyring, orgId, row.phone_index);
-    const secure = await secureThread(
-      this.store.db,
-      keyring,
-      orgId,
-      row.phone_index,
-      withSecureContent,
+    const fetch = opts.limit + 1;
+    const texts = await textPage(this.store.db, keyring, orgId, row.phone_index, {
+      beforeOutbound: bounds[0],
+      beforeInbound: bounds[1],
+      limit: fetch,
+    });
+    const secure = await securePage(this.store.db, keyring, orgId, row.phone_index, {
+      beforeSecure: bounds[2],
+      beforeReply: bounds[3],
+      limit: fetch,
+      withContent: withSecureContent,
       now,
-    );
-    const notices = new Set(secure.flatMap((s) => (s.noticeMessageId ? [s.noticeMessageId] : [])));
-    const items: (ThreadItem & { ms: number })[] = [];
-    for (const m of texts.outbound) {
-      const notice = notices.has(m.id);
-      items.push({
-        type: 'outbound',
+    });
+    const sources: Sourced[][] = [
+      texts.outbound.map((m) => ({
+        type: 'outbound' as const,
+        source: 0 as const,
         id: m.id,
         ms: m.createdAt,
         at: iso(m.createdAt)!,
         status: m.status,
         program: m.program,
-        kind: notice ? 'secure_notice' : m.kind,
+        kind: m.kind,
         deliveredAt: iso(m.deliveredAt),
         failureReason: m.failureReason,
-        ...(m.body === null || notice ? {} : { body: m.body }),
-      });
-    }
-    for (const m of texts.inbound) {
-      items.push({
-        type: 'inbound',
+        ...(m.body === null ? {} : { body: m.body }),
+      })),
+      texts.inbound.map((m) => ({
+        type: 'inbound' as const,
+        source: 1 as const,
         id: m.id,
         ms: m.receivedAt,
         at: iso(m.receivedAt)!,
         body: m.body,
-      });
-    }
-    for (const s of secure) {
-      items.push({
-        type: 'secure',
+      })),
+      secure.secure.map((s) => ({
+        type: 'secure' as const,
+        source: 2 as const,
         id: s.id,
         ms: s.createdAt,
         at: iso(s.createdAt)!,
@@ -240,26 +439,61 @@ export class Conversations {
         program: s.program,
         firstViewedAt: iso(s.firstViewedAt),
         ...(s.body === undefined ? {} : { body: s.body }),
-      });
-      for (const r of s.replies) {
-        items.push({
-          type: 'secure_reply',
-          id: r.id,
-          ms: r.createdAt,
-          at: iso(r.createdAt)!,
-          secureMessageId: s.id,
-          ...(r.body === undefined ? {} : { body: r.body }),
-        });
+      })),
+      secure.replies.map((r) => ({
+        type: 'secure_reply' as const,
+        source: 3 as const,
+        id: r.id,
+        ms: r.createdAt,
+        at: iso(r.createdAt)!,
+        secureMessageId: r.secureMessageId,
+        ...(r.body === undefined ? {} : { body: r.body }),
+      })),
+    ];
+    // Merge the four newest-first lists, taking a prefix of each, so a source's cursor (the
+    // oldest id taken from it) leaves out exactly what was shown.
+    const heads = [0, 0, 0, 0];
+    const taken: Sourced[] = [];
+    while (taken.length < opts.limit) {
+      let best = -1;
+      for (let s = 0; s < 4; s++) {
+        const c = sources[s]![heads[s]!];
+        if (!c) continue;
+        const b = best < 0 ? undefined : sources[best]![heads[best]!]!;
+        if (!b || c.ms > b.ms || (c.ms === b.ms && c.id > b.id)) best = s;
+      }
+      if (best < 0) break;
+      taken.push(sources[best]![heads[best]!]!);
+      heads[best]! += 1;
+    }
+    const more = sources.some((list, s) => list.length > heads[s]!);
+    const olderCursor = more
+      ? sources
+          .map((list, s) => (heads[s]! > 0 ? list[heads[s]! - 1]!.id : (bounds[s] ?? '-')))
+          .join('.')
+      : null;
+    const notices = await noticeIdsAmong(
+      this.store.db,
+      orgId,
+      taken.filter((i) => i.type === 'outbound').map((i) => i.id),
+    );
+    const items: ThreadItem[] = taken.reverse().map(({ ms: _ms, source: _s, ...item }) => {
+      if (item.type === 'outbound' && notices.has(item.id)) {
+        // The notice carries the portal link: its text is never in a thread.
+        const notice = { ...item, kind: 'secure_notice' as const };
+        delete notice.body;
+        return notice;
+      }
+      return item;
+    });
+    const count = (type: ThreadItem['type']) => items.filter((i) => i.type === type).length;
+    const secureRead = new Set<string>();
+    if (withSecureContent) {
+      for (const i of items) {
+        if (i.type === 'secure') secureRead.add(i.id);
+        if (i.type === 'secure_reply') secureRead.add(i.secureMessageId);
       }
     }
-    items.sort((a, b) => a.ms - b.ms || (a.id < b.id ? -1 : 1));
-    const incoming = items.filter((i) => i.type === 'inbound' || i.type === 'secure_reply');
-    const activity: Activity = {
-      lastAt: items.at(-1)?.ms ?? Number(row.created_at),
-      lastInboundAt: incoming.at(-1)?.ms ?? null,
-      incoming: incoming.map((i) => i.ms),
-      phone: () => phone,
-    };
     const consent = await this.opts.consentOf(orgId, phone);
     await this.store.transaction((tx) =>
       appendAudit(tx, this.store.dialect, [
@@ -270,32 +504,33 @@ export class Conversations {
           targetType: 'conversation',
           targetId: id,
           details: {
-            outbound: texts.outbound.length,
-            inbound: texts.inbound.length,
-            secure: secure.length,
+            outbound: count('outbound'),
+            inbound: count('inbound'),
+            secure: count('secure'),
+            replies: count('secure_reply'),
             withSecureContent,
+            page: opts.before === undefined ? 'newest' : 'older',
           },
           subjectIndex: row.phone_index,
         },
-        ...(withSecureContent
-          ? secure.map((s) => ({
-              orgId,
-              actor,
-              action: 'secure_message.read' as const,
-              targetType: 'secure_message',
-              targetId: s.id,
-              details: { withBody: true, via: 'conversation' },
-              subjectIndex: row.phone_index,
-            }))
-          : []),
+        ...[...secureRead].map((sid) => ({
+          orgId,
+          actor,
+          action: 'secure_message.read' as const,
+          targetType: 'secure_message',
+          targetId: sid,
+          details: { withBody: true, via: 'conversation' },
+          subjectIndex: row.phone_index,
+        })),
       ]),
     );
     return {
-      ...(await this.summary(row, activity, new Map())),
+      ...(await this.summary(row, new Map(), phone)),
       phone,
       secureContent: withSecureContent,
       consent,
-      items: items.map(({ ms: _ms, ...item }) => item),
+      items,
+      olderCursor,
     };
   }
 
@@ -376,94 +611,27 @@ export class Conversations {
     return r;
   }
 
-  /** Recent texts, secure messages and portal replies, per number (blind index). */
-  private async activity(orgId: string): Promise<Map<string, Activity>> {
-    const keyring = await this.keyrings.get(orgId);
-    const texts = await textActivity(this.store.db, keyring, orgId);
-    const secure = await secureActivity(this.store.db, keyring, orgId);
-    const found = new Map<string, Activity>();
-    for (const [index, t] of texts) {
-      found.set(index, {
-        lastAt: Math.max(t.lastOutboundAt ?? 0, t.lastInboundAt ?? 0),
-        lastInboundAt: t.lastInboundAt,
-        incoming: [...t.inboundTimes],
-        phone: t.phone,
-      });
-    }
-    for (const [index, s] of secure) {
-      const a = found.get(index);
-      const lastReply = s.replyTimes.length > 0 ? Math.max(...s.replyTimes) : null;
-      if (!a) {
-        found.set(index, {
-          lastAt: s.lastAt,
-          lastInboundAt: lastReply,
-          incoming: [...s.replyTimes],
-          phone: s.phone,
-        });
-        continue;
-      }
-      a.lastAt = Math.max(a.lastAt, s.lastAt);
-      if (lastReply !== null) a.lastInboundAt = Math.max(a.lastInboundAt ?? 0, lastReply);
-      a.incoming.push(...s.replyTimes);
-    }
-    return found;
-  }
-
-  /** The conversation rows of `activity`'s numbers, created for numbers seen the first time. */
-  private async ensureRows(
-    orgId: string,
-    activity: Map<string, Activity>,
-  ): Promise<Map<string, Row>> {
-    const existing = await this.store.db
-      .selectFrom('conversations')
-      .selectAll()
-      .where('org_id', '=', orgId)
-      .execute();
-    const rows = new Map(existing.map((r) => [r.phone_index, r]));
-    const missing = [...activity.keys()].filter((i) => !rows.has(i));
-    if (missing.length === 0) return rows;
-    const keyring = await this.keyrings.get(orgId);
-    const now = this.now();
-    for (const index of missing) {
-      const id = newId('cnv');
-      await this.store.db
-        .insertInto('conversations')
-        .values({
-          org_id: orgId,
-          id,
-          phone_index: index,
-          phone_enc: encrypt(
-            keyring,
-            rowAad(orgId, 'conversations', id, 'phone'),
-            activity.get(index)!.phone(),
-          ),
-          assignee_id: null,
-          last_read_at: 0,
-          created_at: now,
-          updated_at: now,
-        })
-        .onConflict((oc) => oc.columns(['org_id', 'phone_index']).doNothing())
-        .execute();
-    }
-    // Another process may have created some at the same time: read back what is stored.
-    const after = await this.store.db
-      .selectFrom('conversations')
-      .selectAll()
-      .where('org_id', '=', orgId)
-      .where('phone_index', 'in', missing)
-      .execute();
-    for (const r of after) rows.set(r.phone_index, r);
-    return rows;
-  }
-
+  /** A row as the list shows it; unread counts read only this number's newer rows. */
   private async summary(
     r: Row,
-    a: Activity,
     assignees: Map<string, Assignee | null>,
+    knownPhone?: string,
   ): Promise<ConversationSummary> {
-    const keyring = await this.keyrings.get(r.org_id);
-    const phone = decrypt(keyring, rowAad(r.org_id, 'conversations', r.id, 'phone'), r.phone_enc);
+    const phone =
+      knownPhone ??
+      decrypt(
+        await this.keyrings.get(r.org_id),
+        rowAad(r.org_id, 'conversations', r.id, 'phone'),
+        r.phone_enc,
+      );
     const readAt = Number(r.last_read_at);
+    const lastInbound = r.last_inbound_at === null ? null : Number(r.last_inbound_at);
+    let unread = 0;
+    if (lastInbound !== null && lastInbound > readAt) {
+      unread =
+        (await inboundCountSince(this.store.db, r.org_id, r.phone_index, readAt)) +
+        (await replyCountSince(this.store.db, r.org_id, r.phone_index, readAt));
+    }
     let assignee: Assignee | null = null;
     if (r.assignee_id !== null) {
       if (!assignees.has(r.assignee_id)) {
@@ -475,9 +643,9 @@ export class Conversations {
     return {
       id: r.id,
       phoneMasked: mask(phone),
-      lastActivityAt: iso(a.lastAt)!,
-      lastInboundAt: iso(a.lastInboundAt),
-      unread: a.incoming.filter((t) => t > readAt).length,
+      lastActivityAt: iso(Number(r.last_activity_at) || Number(r.created_at))!,
+      lastInboundAt: iso(lastInbound),
+      unread,
       assignee,
       lastReadAt: readAt > 0 ? iso(readAt) : null,
     };

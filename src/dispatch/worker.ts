@@ -14,7 +14,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db, Store } from '../store/index.js';
 import { GroupCommitter } from '../store/group-commit.js';
 import { appendAudit, SYSTEM_ACTOR, type AuditEntry } from '../audit/index.js';
-import type { GateItem, GateVerdict, Messaging, StatusChange } from '../messaging/index.js';
+import type {
+  DispatchMessage,
+  GateItem,
+  GateVerdict,
+  Messaging,
+  StatusChange,
+} from '../messaging/index.js';
 import {
   CarrierError,
   type CarrierAdapter,
@@ -131,6 +137,8 @@ export class DispatchWorker {
   readonly breaker: CircuitBreaker;
   private readonly outcomes: GroupCommitter<Outcome, void>;
   private readonly receipts: GroupCommitter<Receipt, boolean>;
+  /** The last consent check before submission, shared by the messages reaching it together. */
+  private readonly consentChecks: GroupCommitter<GateItem, GateVerdict>;
   private readonly opts: WorkerOptions;
   private depthTimer: NodeJS.Timeout | undefined;
 
@@ -156,6 +164,10 @@ export class DispatchWorker {
     });
     this.outcomes = new GroupCommitter((batch) => this.commitOutcomes(batch), 500);
     this.receipts = new GroupCommitter((batch) => this.commitReceipts(batch), 500);
+    this.consentChecks = new GroupCommitter(
+      (items) => this.consent!.check(this.store.db, items),
+      500,
+    );
     for (const c of carriers) c.onEvent((e) => this.onCarrierEvent(e));
   }
 
@@ -221,8 +233,9 @@ export class DispatchWorker {
         );
       }, this.opts.leaseMs / 3);
       try {
+        const pre = await this.prepare(claimed);
         await Promise.all(
-          claimed.map((job) => this.submit(job).then((o) => this.outcomes.submit(o))),
+          claimed.map((job) => this.submit(job, pre).then((o) => this.outcomes.submit(o))),
         );
       } catch (e) {
         // The results were not recorded; the jobs are claimed again when the lease expires.
@@ -233,12 +246,28 @@ export class DispatchWorker {
     }
   }
 
-  private async submit(job: ClaimedJob): Promise<Outcome> {
+  /**
+   * The messages of a claimed batch, decrypted, read in one statement instead of one per
+   * message. A failure here is a failure of each message's own read (`submit` reads again).
+   */
+  private async prepare(jobs: readonly ClaimedJob[]): Promise<Map<string, DispatchMessage>> {
+    try {
+      return await this.messaging.loadManyForDispatch(
+        jobs.map((j) => ({ orgId: j.orgId, id: j.messageId })),
+      );
+    } catch (e) {
+      this.log.error({ err: errorSummary(e) }, 'reading a claimed batch failed');
+      return new Map();
+    }
+  }
+
+  private async submit(job: ClaimedJob, pre: Map<string, DispatchMessage>): Promise<Outcome> {
     let msgTo: string | undefined;
     // Prior express consent (a recorded opt-in to the program), for the caps.
     let express = false;
     try {
-      const msg = await this.messaging.loadForDispatch(job.orgId, job.messageId);
+      const msg =
+        pre.get(job.messageId) ?? (await this.messaging.loadForDispatch(job.orgId, job.messageId));
       msgTo = msg?.to;
       if (!msg || (msg.status !== 'queued' && msg.status !== 'sending')) {
         return { kind: 'skip', job };
@@ -257,12 +286,15 @@ export class DispatchWorker {
       }
       const capped = await this.pace(via, msg.segments);
       if (capped !== undefined) return { kind: 'deferred', job, dueAt: capped };
-      // Consent is checked again as late as possible: an opt-out committed while this
-      // message waited (in the queue or for the rate limiter) stops it here.
+      // Consent is checked again as late as possible, right before the submission: an
+      // opt-out committed while this message waited (in the queue or for the rate limiter)
+      // stops it here. Messages reaching this point together share one read.
       if (this.consent && msg.kind !== 'consent_reply') {
-        const [verdict] = await this.consent.check(this.store.db, [
-          { orgId: job.orgId, toIndex: msg.toIndex, program: msg.program },
-        ]);
+        const verdict = await this.consentChecks.submit({
+          orgId: job.orgId,
+          toIndex: msg.toIndex,
+          program: msg.program,
+        });
         const refused = verdict?.refused ?? null;
         if (refused) {
           return {

@@ -189,6 +189,11 @@ export const ERRORS = {
     status: 409,
     message: 'The texting policy changed since it was read; read it again and acknowledge that.',
   },
+  // Webhook secret rotation (issue 8, Settings).
+  webhook_not_set: {
+    status: 409,
+    message: 'The organisation has no webhook: set its URL first.',
+  },
   backup_invalid: {
     status: 400,
     message: 'The file is not a Tidings backup, is damaged, or the key does not open it.',

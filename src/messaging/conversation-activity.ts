@@ -1,84 +1,22 @@
 /**
  * @module messaging/conversation-activity
- * What the staff inbox (conversations) needs from the texts messaging owns: who the
- * organisation has been texting with lately and when, and the texts of one number's thread.
- * Like `Messaging.list`, each read walks no more than a window of the newest rows of each
- * table, newest first, by primary key: there is no index by recipient (see migration 0001).
+ * What the staff inbox (conversations) needs from the texts messaging owns: one number's
+ * texts both ways, a page at a time, newest first, through the indexes by recipient of
+ * migration 0027 (`messages_to`, `inbound_messages_from`), so a thread reads only that
+ * number's rows however old they are; how many texts a number sent since a time (unread); and
+ * a walk of the whole history by primary key, once per organisation, to fold texts from before
+ * 0027 into the conversation rows.
  */
 import type { Db } from '../store/index.js';
 import { decrypt, rowAad, type Keyring } from '../crypto/index.js';
+import { idFloorAt } from './redact-bodies.js';
 import type { MessageKind, MessageStatus, Program } from './index.js';
-
-/** Outbound and inbound rows each read looks at, at most (per table). */
-export const CONVERSATION_SCAN_WINDOW = 5000;
 
 /**
  * Kinds whose text staff must never read in a thread: a one-time portal code (with the
  * notice's link it would open the patient's secure message).
  */
 const WITHHELD_KINDS: readonly string[] = ['verification_code'] satisfies MessageKind[];
-
-export interface TextActivity {
-  lastOutboundAt: number | null;
-  lastInboundAt: number | null;
-  /** When each inbound text in the window arrived (unread counts). */
-  inboundTimes: number[];
-  /** The number, decrypted on demand (only a new conversation needs it). */
-  phone: () => string;
-}
-
-/** Per number (blind index): the latest texts each way within the window. */
-export async function textActivity(
-  db: Db,
-  keyring: Keyring,
-  orgId: string,
-  window = CONVERSATION_SCAN_WINDOW,
-): Promise<Map<string, TextActivity>> {
-  const out = await db
-    .selectFrom('messages')
-    .select(['id', 'to_index', 'to_enc', 'created_at'])
-    .where('org_id', '=', orgId)
-    .orderBy('id', 'desc')
-    .limit(window)
-    .execute();
-  const inbound = await db
-    .selectFrom('inbound_messages')
-    .select(['id', 'from_index', 'from_enc', 'received_at'])
-    .where('org_id', '=', orgId)
-    .orderBy('id', 'desc')
-    .limit(window)
-    .execute();
-  const found = new Map<string, TextActivity>();
-  for (const r of out) {
-    const at = Number(r.created_at);
-    const a = found.get(r.to_index);
-    if (a) a.lastOutboundAt = Math.max(a.lastOutboundAt ?? 0, at);
-    else {
-      found.set(r.to_index, {
-        lastOutboundAt: at,
-        lastInboundAt: null,
-        inboundTimes: [],
-        phone: () => decrypt(keyring, rowAad(orgId, 'messages', r.id, 'to'), r.to_enc),
-      });
-    }
-  }
-  for (const r of inbound) {
-    const at = Number(r.received_at);
-    let a = found.get(r.from_index);
-    if (!a) {
-      a = {
-        lastOutboundAt: null,
-        lastInboundAt: null,
-        inboundTimes: [],
-        phone: () => decrypt(keyring, rowAad(orgId, 'inbound_messages', r.id, 'from'), r.from_enc),
-      };
-      found.set(r.from_index, a);
-    }
-    a.lastInboundAt = Math.max(a.lastInboundAt ?? 0, at);
-    a.inboundTimes.push(at);
-  }
-  return found;
-}
 
 export interface ThreadOutbound {
   id: string;
@@ -99,38 +37,40 @@ export interface ThreadInbound {
   body: string;
 }
 
-/** One number's texts both ways within the window, with their bodies (the caller audits). */
-export async function textThread(
+export interface TextPageRequest {
+  /** Only outbound texts with an id below this (the previous page's oldest). */
+  beforeOutbound?: string | undefined;
+  /** Only inbound texts with an id below this. */
+  beforeInbound?: string | undefined;
+  /** At most this many of each, newest first. */
+  limit: number;
+}
+
+/**
+ * One number's texts both ways, newest first by id (ids are time-ordered), at most `limit`
+ * of each, with their bodies (the caller audits). Each walks the recipient index only.
+ */
+export async function textPage(
   db: Db,
   keyring: Keyring,
   orgId: string,
   index: string,
-  window = CONVERSATION_SCAN_WINDOW,
+  req: TextPageRequest,
 ): Promise<{ outbound: ThreadOutbound[]; inbound: ThreadInbound[] }> {
-  const outWindow = db
+  let outQ = db
     .selectFrom('messages')
     .selectAll()
     .where('org_id', '=', orgId)
-    .orderBy('id', 'desc')
-    .limit(window);
-  const out = await db
-    .selectFrom(outWindow.as('m'))
-    .selectAll()
-    .where('to_index', '=', index)
-    .orderBy('id', 'desc')
-    .execute();
-  const inWindow = db
+    .where('to_index', '=', index);
+  if (req.beforeOutbound !== undefined) outQ = outQ.where('id', '<', req.beforeOutbound);
+  const out = await outQ.orderBy('id', 'desc').limit(req.limit).execute();
+  let inQ = db
     .selectFrom('inbound_messages')
     .selectAll()
     .where('org_id', '=', orgId)
-    .orderBy('id', 'desc')
-    .limit(window);
-  const inbound = await db
-    .selectFrom(inWindow.as('i'))
-    .selectAll()
-    .where('from_index', '=', index)
-    .orderBy('id', 'desc')
-    .execute();
+    .where('from_index', '=', index);
+  if (req.beforeInbound !== undefined) inQ = inQ.where('id', '<', req.beforeInbound);
+  const inbound = await inQ.orderBy('id', 'desc').limit(req.limit).execute();
   const num = (v: number | null) => (v === null ? null : Number(v));
   return {
     outbound: out.map((r) => ({
@@ -152,4 +92,75 @@ export async function textThread(
       body: decrypt(keyring, rowAad(orgId, 'inbound_messages', r.id, 'body'), r.body_enc),
     })),
   };
+}
+
+/** How many texts the number sent after `since` (ms): the recipient index from that time on. */
+export async function inboundCountSince(
+  db: Db,
+  orgId: string,
+  index: string,
+  since: number,
+): Promise<number> {
+  const r = await db
+    .selectFrom('inbound_messages')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('org_id', '=', orgId)
+    .where('from_index', '=', index)
+    // Ids begin with their creation time: the index range starts at `since`.
+    .where('id', '>=', idFloorAt('in', since))
+    .where('received_at', '>', since)
+    .executeTakeFirst();
+  return Number(r?.n ?? 0);
+}
+
+/** A text of the history walk: its recipient (or sender) and when. */
+export interface TextSeen {
+  id: string;
+  index: string;
+  at: number;
+  inbound: boolean;
+  /** The number, decrypted on demand. */
+  phone: () => string;
+}
+
+/**
+ * A page of the organisation's texts one way, oldest first after `after` (an id), by primary
+ * key: the once-per-organisation backfill of conversation rows walks it to the end.
+ */
+export async function textHistoryPage(
+  db: Db,
+  keyring: Keyring,
+  orgId: string,
+  direction: 'outbound' | 'inbound',
+  after: string | null,
+  size: number,
+): Promise<TextSeen[]> {
+  if (direction === 'outbound') {
+    let q = db
+      .selectFrom('messages')
+      .select(['id', 'to_index', 'to_enc', 'created_at'])
+      .where('org_id', '=', orgId);
+    if (after !== null) q = q.where('id', '>', after);
+    const rows = await q.orderBy('id').limit(size).execute();
+    return rows.map((r) => ({
+      id: r.id,
+      index: r.to_index,
+      at: Number(r.created_at),
+      inbound: false,
+      phone: () => decrypt(keyring, rowAad(orgId, 'messages', r.id, 'to'), r.to_enc),
+    }));
+  }
+  let q = db
+    .selectFrom('inbound_messages')
+    .select(['id', 'from_index', 'from_enc', 'received_at'])
+    .where('org_id', '=', orgId);
+  if (after !== null) q = q.where('id', '>', after);
+  const rows = await q.orderBy('id').limit(size).execute();
+  return rows.map((r) => ({
+    id: r.id,
+    index: r.from_index,
+    at: Number(r.received_at),
+    inbound: true,
+    phone: () => decrypt(keyring, rowAad(orgId, 'inbound_messages', r.id, 'from'), r.from_enc),
+  }));
 }

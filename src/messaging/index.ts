@@ -25,9 +25,11 @@ import { categoriesOf, scan, type Category, type GuardSettings } from '../conten
 
 export { countSegments, type Encoding, type SegmentInfo } from './segments.js';
 export {
-  textActivity,
-  textThread,
-  type TextActivity,
+  inboundCountSince,
+  textHistoryPage,
+  textPage,
+  type TextPageRequest,
+  type TextSeen,
   type ThreadInbound,
   type ThreadOutbound,
 } from './conversation-activity.js';
@@ -132,6 +134,19 @@ export interface MessageView {
   body?: string;
 }
 
+/** A message as the dispatch worker needs it, decrypted. */
+export interface DispatchMessage {
+  status: MessageStatus;
+  to: string;
+  body: string;
+  from: string;
+  senderId: string;
+  segments: number;
+  program: Program;
+  toIndex: string;
+  kind: MessageKind;
+}
+
 export interface AcceptResult {
   message: MessageView;
   /** True when an earlier request with the same Idempotency-Key made this message. */
@@ -175,6 +190,8 @@ export interface InboundView {
 interface PendingAccept {
   orgId: string;
   actor: Actor;
+  /** Fetched before the batch's transaction (never fetch one inside it). */
+  keyring: Keyring;
   row: Selectable<MessagesTable>;
   requestHash: string;
   view: MessageView;
@@ -251,10 +268,28 @@ export interface InboundEvent {
   fromIndex: string;
   body: string;
   receivedAt: number;
+  /** The organisation's keyring, fetched before the transaction (never fetch one in it). */
+  keyring: Keyring;
+}
+
+/** A text committed to a recipient (the inbox keeps its last activity from these). */
+export interface AcceptedText {
+  orgId: string;
+  toIndex: string;
+  /** The number (E.164): a conversation seen for the first time stores it encrypted. */
+  to: string;
+  at: number;
+  /** The organisation's keyring, fetched before the transaction. */
+  keyring: Keyring;
 }
 
 export interface MessagingOptions {
   phone: PhonePolicy;
+  /**
+   * Runs inside the transaction that commits accepted texts (a whole batch at once, or one
+   * system reply): the conversations module's last-activity upsert.
+   */
+  onAccepted?: (tx: Db, texts: readonly AcceptedText[]) => Promise<void>;
   /** Called with each committed batch size (metrics). */
   onBatch?: (size: number) => void;
   /**
@@ -397,6 +432,7 @@ export class Messaging {
     const outcome = await this.committer.submit({
       orgId,
       actor,
+      keyring,
       row,
       requestHash,
       view,
@@ -601,6 +637,18 @@ export class Messaging {
         tx,
         winners.map((p) => ({ orgId: p.orgId, messageId: p.row.id, dueAt: p.row.send_at })),
       );
+      if (this.opts.onAccepted && winners.length > 0) {
+        await this.opts.onAccepted(
+          tx,
+          winners.map((p) => ({
+            orgId: p.orgId,
+            toIndex: p.row.to_index,
+            to: p.view.to,
+            at: Number(p.row.created_at),
+            keyring: p.keyring,
+          })),
+        );
+      }
       await appendAudit(
         tx,
         this.store.dialect,
@@ -702,16 +750,23 @@ export class Messaging {
     actor: Actor,
   ): Promise<{ data: MessageView[]; nextCursor: string | null }> {
     const keyring = await this.keyrings.get(orgId);
-    const filtered = Boolean(filter.status ?? filter.program ?? filter.to);
-    // A filtered page looks at no more than LIST_SCAN_WINDOW of the newest messages below the
-    // cursor, so one request never walks a large history (there is no index by recipient:
-    // see the migration). A short page with a cursor means "keep going".
+    const toIndex = filter.to
+      ? blindIndex(keyring, normalisePhone(filter.to, this.opts.phone))
+      : undefined;
+    // By recipient, the index on (org, to_index, id) finds every match however old. Other
+    // filters look at no more than LIST_SCAN_WINDOW of the newest messages below the cursor,
+    // so one request never walks a large history; a short page with a cursor means "keep
+    // going".
+    const filtered = !toIndex && Boolean(filter.status ?? filter.program);
     let window = this.store.db
       .selectFrom('messages')
       .selectAll()
       .where('org_id', '=', orgId)
       .orderBy('id', 'desc')
       .limit(filtered ? LIST_SCAN_WINDOW : filter.limit + 1);
+    if (toIndex) window = window.where('to_index', '=', toIndex);
+    if (toIndex && filter.status) window = window.where('status', '=', filter.status);
+    if (toIndex && filter.program) window = window.where('program', '=', filter.program);
     if (filter.cursor) window = window.where('id', '<', filter.cursor);
     let q = this.store.db
       .selectFrom(window.as('m'))
@@ -720,10 +775,6 @@ export class Messaging {
       .limit(filter.limit + 1);
     if (filter.status) q = q.where('status', '=', filter.status);
     if (filter.program) q = q.where('program', '=', filter.program);
-    const toIndex = filter.to
-      ? blindIndex(keyring, normalisePhone(filter.to, this.opts.phone))
-      : undefined;
-    if (toIndex) q = q.where('to_index', '=', toIndex);
     const rows = await q.execute();
     let nextCursor = rows.length > filter.limit ? (rows[filter.limit - 1]?.id ?? null) : null;
     if (filtered && nextCursor === null) {
@@ -839,6 +890,7 @@ export class Messaging {
       })
       .execute();
     await enqueueJobs(tx, [{ orgId: m.orgId, messageId: id, dueAt: now }]);
+    await this.opts.onAccepted?.(tx, [{ orgId: m.orgId, toIndex, to: m.to, at: now, keyring }]);
     await appendAudit(tx, this.store.dialect, [
       {
         orgId: m.orgId,
@@ -924,39 +976,45 @@ export class Messaging {
   }
 
   /** The message as the dispatch worker needs it: decrypted recipient and body. */
-  async loadForDispatch(
-    orgId: string,
-    id: string,
-  ): Promise<{
-    status: MessageStatus;
-    to: string;
-    body: string;
-    from: string;
-    senderId: string;
-    segments: number;
-    program: Program;
-    toIndex: string;
-    kind: MessageKind;
-  } | null> {
-    const r = await this.store.db
-      .selectFrom('messages')
-      .selectAll()
-      .where('org_id', '=', orgId)
-      .where('id', '=', id)
-      .executeTakeFirst();
-    if (!r) return null;
-    const keyring = await this.keyrings.get(orgId);
-    return {
-      status: r.status as MessageStatus,
-      to: this.decryptTo(keyring, r),
-      body: decrypt(keyring, rowAad(orgId, 'messages', id, 'body'), r.body_enc),
-      from: r.from_number,
-      senderId: r.sender_id,
-      segments: r.segments,
-      program: r.program as Program,
-      toIndex: r.to_index,
-      kind: r.kind as MessageKind,
-    };
+  async loadForDispatch(orgId: string, id: string): Promise<DispatchMessage | null> {
+    return (await this.loadManyForDispatch([{ orgId, id }])).get(id) ?? null;
+  }
+
+  /**
+   * The messages of a claimed batch, decrypted, in one query per organisation and 500 ids
+   * (the dispatch worker's batch), by id; a missing one is absent.
+   */
+  async loadManyForDispatch(
+    refs: readonly { orgId: string; id: string }[],
+  ): Promise<Map<string, DispatchMessage>> {
+    const out = new Map<string, DispatchMessage>();
+    const byOrg = new Map<string, string[]>();
+    for (const r of refs) byOrg.set(r.orgId, [...(byOrg.get(r.orgId) ?? []), r.id]);
+    for (const [orgId, ids] of byOrg) {
+      const keyring = await this.keyrings.get(orgId);
+      for (let i = 0; i < ids.length; i += 500) {
+        const rows = await this.store.db
+          .selectFrom('messages')
+          .selectAll()
+          .where('org_id', '=', orgId)
+          .where('id', 'in', ids.slice(i, i + 500))
+          .execute();
+        for (const r of rows) {
+          out.set(r.id, {
+            status: r.status as MessageStatus,
+            to: this.decryptTo(keyring, r),
+            body: decrypt(keyring, rowAad(orgId, 'messages', r.id, 'body'), r.body_enc),
+            from: r.from_number,
+            senderId: r.sender_id,
+            segments: r.segments,
+            program: r.program as Program,
+            toIndex: r.to_index,
+            kind: r.kind as MessageKind,
+          });
+        }
+      }
+    }
+    return out;
   }
 
   /**
@@ -965,25 +1023,30 @@ export class Messaging {
    */
   async setStatusInTx(tx: Db, changes: readonly StatusChange[], now = Date.now()): Promise<void> {
     const events: OutboxEvent[] = [];
+    // Changes that write the same values (a claimed batch going to `sending`, receipts going
+    // to `delivered`) are one statement per organisation and 500 ids.
+    const groups = new Map<
+      string,
+      { orgId: string; set: Record<string, unknown>; ids: string[] }
+    >();
     for (const c of changes) {
-      await tx
-        .updateTable('messages')
-        .set({
-          status: c.status,
-          updated_at: now,
-          ...(c.carrierMessageId !== undefined ? { carrier_message_id: c.carrierMessageId } : {}),
-          ...(c.failureCode !== undefined ? { failure_code: c.failureCode } : {}),
-          ...(c.failureReason !== undefined ? { failure_reason: c.failureReason } : {}),
-          ...(c.attempts !== undefined ? { attempts: c.attempts } : {}),
-          ...(c.heldUntil !== undefined
-            ? { send_at: c.heldUntil.at, not_before: c.heldUntil.at, held_by: c.heldUntil.by }
-            : {}),
-          ...(c.status === 'sent' ? { sent_at: now } : {}),
-          ...(c.status === 'delivered' ? { delivered_at: now } : {}),
-        })
-        .where('org_id', '=', c.orgId)
-        .where('id', '=', c.id)
-        .execute();
+      const set = {
+        status: c.status,
+        updated_at: now,
+        ...(c.carrierMessageId !== undefined ? { carrier_message_id: c.carrierMessageId } : {}),
+        ...(c.failureCode !== undefined ? { failure_code: c.failureCode } : {}),
+        ...(c.failureReason !== undefined ? { failure_reason: c.failureReason } : {}),
+        ...(c.attempts !== undefined ? { attempts: c.attempts } : {}),
+        ...(c.heldUntil !== undefined
+          ? { send_at: c.heldUntil.at, not_before: c.heldUntil.at, held_by: c.heldUntil.by }
+          : {}),
+        ...(c.status === 'sent' ? { sent_at: now } : {}),
+        ...(c.status === 'delivered' ? { delivered_at: now } : {}),
+      };
+      const key = `${c.orgId}|${JSON.stringify(set)}`;
+      const g = groups.get(key);
+      if (g) g.ids.push(c.id);
+      else groups.set(key, { orgId: c.orgId, set, ids: [c.id] });
       if (c.status !== 'sending' && (await this.orgs.hasWebhook(c.orgId, tx))) {
         events.push({
           orgId: c.orgId,
@@ -995,6 +1058,18 @@ export class Messaging {
             at: new Date(now).toISOString(),
           },
         });
+      }
+    }
+    for (const g of groups.values()) {
+      for (let i = 0; i < g.ids.length; i += 500) {
+        const ids = g.ids.slice(i, i + 500);
+        await tx
+          .updateTable('messages')
+          .set(g.set)
+          .where('org_id', '=', g.orgId)
+          .$if(ids.length === 1, (q) => q.where('id', '=', ids[0]!))
+          .$if(ids.length > 1, (q) => q.where('id', 'in', ids))
+          .execute();
       }
     }
     await enqueueWebhooks(tx, events, now);
@@ -1096,6 +1171,7 @@ export class Messaging {
         fromIndex: blindIndex(keyring, from),
         body: msg.body,
         receivedAt: now,
+        keyring,
       });
       if (await this.orgs.hasWebhook(orgId, tx)) {
         await enqueueWebhooks(

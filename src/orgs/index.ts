@@ -309,11 +309,22 @@ export class Organisations {
     return enabled;
   }
 
-  /** The webhook URL and signing secret, for the delivery worker. */
-  async webhookTarget(orgId: string): Promise<{ url: string; secret: string } | null> {
+  /**
+   * The webhook URL and signing secret, for the delivery worker; `previousSecret` while the
+   * secret a rotation replaced is still in its grace period (the worker signs with both).
+   */
+  async webhookTarget(
+    orgId: string,
+    now = Date.now(),
+  ): Promise<{ url: string; secret: string; previousSecret: string | null } | null> {
     const row = await this.store.db
       .selectFrom('organisations')
-      .select(['webhook_url', 'webhook_secret_enc'])
+      .select([
+        'webhook_url',
+        'webhook_secret_enc',
+        'webhook_prev_secret_enc',
+        'webhook_prev_secret_until',
+      ])
       .where('id', '=', orgId)
       .executeTakeFirst();
     if (!row?.webhook_url || !row.webhook_secret_enc) return null;
@@ -323,7 +334,89 @@ export class Organisations {
       rowAad(orgId, 'organisations', orgId, 'webhook_secret'),
       row.webhook_secret_enc,
     );
-    return { url: row.webhook_url, secret };
+    const previousSecret =
+      row.webhook_prev_secret_enc !== null && Number(row.webhook_prev_secret_until ?? 0) > now
+        ? decrypt(
+            keyring,
+            rowAad(orgId, 'organisations', orgId, 'webhook_prev_secret'),
+            row.webhook_prev_secret_enc,
+          )
+        : null;
+    return { url: row.webhook_url, secret, previousSecret };
+  }
+
+  /** Until when the secret a rotation replaced still signs (null: none does). */
+  async webhookPreviousSecretUntil(orgId: string, now = Date.now()): Promise<string | null> {
+    const row = await this.store.db
+      .selectFrom('organisations')
+      .select(['webhook_prev_secret_enc', 'webhook_prev_secret_until'])
+      .where('id', '=', orgId)
+      .executeTakeFirst();
+    const until = Number(row?.webhook_prev_secret_until ?? 0);
+    return row?.webhook_prev_secret_enc && until > now ? new Date(until).toISOString() : null;
+  }
+
+  /**
+   * Makes a new webhook signing secret and returns it (the only time it is shown). With
+   * `graceMs` > 0 the replaced secret keeps signing beside the new one until then, so a
+   * receiver can switch without refusing events; with 0 it stops at once (a leaked secret).
+   * A secret still in an earlier grace period is dropped: at most two secrets ever sign.
+   */
+  async rotateWebhookSecret(
+    orgId: string,
+    graceMs: number,
+    actor: Actor,
+    now = Date.now(),
+  ): Promise<{ secret: string; previousSecretValidUntil: string | null }> {
+    const keyring = await this.keyrings.get(orgId);
+    return this.store.transaction(async (tx) => {
+      const row = await tx
+        .selectFrom('organisations')
+        .select(['webhook_url', 'webhook_secret_enc'])
+        .where('id', '=', orgId)
+        .executeTakeFirst();
+      if (!row) throw new AppError('not_found', 'No such organisation.');
+      if (!row.webhook_url || !row.webhook_secret_enc) throw new AppError('webhook_not_set');
+      const current = decrypt(
+        keyring,
+        rowAad(orgId, 'organisations', orgId, 'webhook_secret'),
+        row.webhook_secret_enc,
+      );
+      const secret = `whsec_${randomBytes(32).toString('base64')}`;
+      const until = graceMs > 0 ? now + graceMs : null;
+      await tx
+        .updateTable('organisations')
+        .set({
+          webhook_secret_enc: encrypt(
+            keyring,
+            rowAad(orgId, 'organisations', orgId, 'webhook_secret'),
+            secret,
+          ),
+          webhook_prev_secret_enc:
+            until === null
+              ? null
+              : encrypt(
+                  keyring,
+                  rowAad(orgId, 'organisations', orgId, 'webhook_prev_secret'),
+                  current,
+                ),
+          webhook_prev_secret_until: until,
+        })
+        .where('id', '=', orgId)
+        .execute();
+      const previousSecretValidUntil = until === null ? null : new Date(until).toISOString();
+      await appendAudit(tx, this.store.dialect, [
+        {
+          orgId,
+          actor,
+          action: 'org.webhook_secret_rotated',
+          targetType: 'organisation',
+          targetId: orgId,
+          details: { previousSecretValidUntil },
+        },
+      ]);
+      return { secret, previousSecretValidUntil };
+    });
   }
 
   /** The organisation's quiet-hours and frequency-cap settings (consent/send-rules), as JSON. */

@@ -1,26 +1,17 @@
 /**
  * @module portal/conversation-items
- * What the staff inbox (conversations) needs from the secure messages the portal owns: which
- * numbers have secure messages and portal replies lately, and one number's secure messages
- * with their replies — the content only when the caller may read it (the same rule as
- * `GET /v1/secure-messages/:id`: providers, and API keys that read messages). Each read walks
- * no more than a window of the newest secure messages.
+ * What the staff inbox (conversations) needs from the secure messages the portal owns: one
+ * number's secure messages and portal replies, a page at a time, newest first, through the
+ * recipient index of migration 0027 (`secure_messages_to`) — the content only when the caller
+ * may read it (the same rule as `GET /v1/secure-messages/:id`: providers, and API keys that
+ * read messages); which texts are the notices of secure messages; how many replies a number
+ * sent since a time (unread); and a walk of the whole history by primary key, once per
+ * organisation, to fold what came before 0027 into the conversation rows.
  */
 import type { Db } from '../store/index.js';
 import { decrypt, rowAad, type Keyring } from '../crypto/index.js';
-import type { Program } from '../messaging/index.js';
+import { idFloorAt, type Program } from '../messaging/index.js';
 import type { SecureStatus } from './secure-messages.js';
-
-/** Secure messages each read looks at, at most. */
-export const SECURE_SCAN_WINDOW = 5000;
-
-export interface SecureActivity {
-  lastAt: number;
-  /** When each portal reply in the window arrived (unread counts). */
-  replyTimes: number[];
-  /** The number, decrypted on demand. */
-  phone: () => string;
-}
 
 export interface SecureThreadItem {
   id: string;
@@ -28,124 +19,181 @@ export interface SecureThreadItem {
   program: Program;
   createdAt: number;
   firstViewedAt: number | null;
-  /** The neutral notice SMS that carries the link (its text is not shown in a thread). */
-  noticeMessageId: string | null;
   /** Only with content. */
   body?: string;
-  replies: { id: string; createdAt: number; body?: string }[];
 }
 
-function windowOf(db: Db, orgId: string, window: number) {
-  return db
-    .selectFrom('secure_messages')
-    .selectAll()
-    .where('org_id', '=', orgId)
-    .orderBy('id', 'desc')
-    .limit(window);
+export interface SecureReplyItem {
+  id: string;
+  secureMessageId: string;
+  createdAt: number;
+  /** Only with content. */
+  body?: string;
 }
 
-async function repliesOf(db: Db, orgId: string, ids: readonly string[]) {
-  if (ids.length === 0) return [];
-  return db
-    .selectFrom('secure_message_replies')
-    .select(['id', 'secure_message_id', 'body_enc', 'created_at'])
-    .where('org_id', '=', orgId)
-    .where('secure_message_id', 'in', ids)
-    .orderBy('id')
-    .execute();
-}
-
-/** Per number (blind index): its latest secure message or reply, within the window. */
-export async function secureActivity(
-  db: Db,
-  keyring: Keyring,
-  orgId: string,
-  window = SECURE_SCAN_WINDOW,
-): Promise<Map<string, SecureActivity>> {
-  const rows = await db
-    .selectFrom(windowOf(db, orgId, window).as('s'))
-    .select(['id', 'to_index', 'to_enc', 'created_at'])
-    .execute();
-  const found = new Map<string, SecureActivity>();
-  const indexOf = new Map<string, string>();
-  for (const r of rows) {
-    indexOf.set(r.id, r.to_index);
-    const at = Number(r.created_at);
-    const a = found.get(r.to_index);
-    if (a) a.lastAt = Math.max(a.lastAt, at);
-    else {
-      found.set(r.to_index, {
-        lastAt: at,
-        replyTimes: [],
-        phone: () => decrypt(keyring, rowAad(orgId, 'secure_messages', r.id, 'to'), r.to_enc),
-      });
-    }
-  }
-  for (const r of await repliesOf(db, orgId, [...indexOf.keys()])) {
-    const a = found.get(indexOf.get(r.secure_message_id)!)!;
-    const at = Number(r.created_at);
-    a.lastAt = Math.max(a.lastAt, at);
-    a.replyTimes.push(at);
-  }
-  return found;
+export interface SecurePageRequest {
+  /** Only secure messages with an id below this (the previous page's oldest). */
+  beforeSecure?: string | undefined;
+  /** Only replies with an id below this. */
+  beforeReply?: string | undefined;
+  /** At most this many of each, newest first. */
+  limit: number;
+  withContent: boolean;
+  now: number;
 }
 
 /**
- * One number's secure messages, newest first, with their replies; bodies only `withContent`
- * (the caller decides who may read them, and audits).
+ * One number's secure messages and its portal replies, newest first by id, at most `limit`
+ * of each; bodies only `withContent` (the caller decides who may read them, and audits).
  */
-export async function secureThread(
+export async function securePage(
   db: Db,
   keyring: Keyring,
   orgId: string,
   index: string,
-  withContent: boolean,
-  now: number,
-  window = SECURE_SCAN_WINDOW,
-): Promise<SecureThreadItem[]> {
-  const rows = await db
-    .selectFrom(windowOf(db, orgId, window).as('s'))
+  req: SecurePageRequest,
+): Promise<{ secure: SecureThreadItem[]; replies: SecureReplyItem[] }> {
+  let sq = db
+    .selectFrom('secure_messages')
     .selectAll()
-    .where('to_index', '=', index)
-    .orderBy('id', 'desc')
+    .where('org_id', '=', orgId)
+    .where('to_index', '=', index);
+  if (req.beforeSecure !== undefined) sq = sq.where('id', '<', req.beforeSecure);
+  const rows = await sq.orderBy('id', 'desc').limit(req.limit).execute();
+  let rq = db
+    .selectFrom('secure_message_replies as r')
+    .innerJoin('secure_messages as s', (j) =>
+      j.onRef('s.org_id', '=', 'r.org_id').onRef('s.id', '=', 'r.secure_message_id'),
+    )
+    .select(['r.id', 'r.secure_message_id', 'r.body_enc', 'r.created_at'])
+    .where('s.org_id', '=', orgId)
+    .where('s.to_index', '=', index);
+  if (req.beforeReply !== undefined) rq = rq.where('r.id', '<', req.beforeReply);
+  const replies = await rq.orderBy('r.id', 'desc').limit(req.limit).execute();
+  return {
+    secure: rows.map((r) => {
+      let status = r.status as SecureStatus;
+      // As GET /v1/secure-messages shows it: past its time, a live link is expired.
+      if ((status === 'active' || status === 'read') && req.now >= Number(r.expires_at)) {
+        status = 'expired';
+      }
+      return {
+        id: r.id,
+        status,
+        program: r.program as Program,
+        createdAt: Number(r.created_at),
+        firstViewedAt: r.first_viewed_at === null ? null : Number(r.first_viewed_at),
+        ...(req.withContent
+          ? { body: decrypt(keyring, rowAad(orgId, 'secure_messages', r.id, 'body'), r.body_enc) }
+          : {}),
+      };
+    }),
+    replies: replies.map((x) => ({
+      id: x.id,
+      secureMessageId: x.secure_message_id,
+      createdAt: Number(x.created_at),
+      ...(req.withContent
+        ? {
+            body: decrypt(
+              keyring,
+              rowAad(orgId, 'secure_message_replies', x.id, 'body'),
+              x.body_enc,
+            ),
+          }
+        : {}),
+    })),
+  };
+}
+
+/** Which of these texts are notices of secure messages (their text carries the link). */
+export async function noticeIdsAmong(
+  db: Db,
+  orgId: string,
+  messageIds: readonly string[],
+): Promise<Set<string>> {
+  if (messageIds.length === 0) return new Set();
+  const rows = await db
+    .selectFrom('secure_messages')
+    .select('notice_message_id')
+    .where('org_id', '=', orgId)
+    .where('notice_message_id', 'in', messageIds)
     .execute();
-  const replies = await repliesOf(
-    db,
-    orgId,
-    rows.map((r) => r.id),
-  );
-  return rows.map((r) => {
-    let status = r.status as SecureStatus;
-    // As GET /v1/secure-messages shows it: past its time, a live link is expired.
-    if ((status === 'active' || status === 'read') && now >= Number(r.expires_at)) {
-      status = 'expired';
-    }
-    const item: SecureThreadItem = {
+  return new Set(rows.flatMap((r) => (r.notice_message_id ? [r.notice_message_id] : [])));
+}
+
+/** How many portal replies the number sent after `since` (ms). */
+export async function replyCountSince(
+  db: Db,
+  orgId: string,
+  index: string,
+  since: number,
+): Promise<number> {
+  const r = await db
+    .selectFrom('secure_message_replies as r')
+    .innerJoin('secure_messages as s', (j) =>
+      j.onRef('s.org_id', '=', 'r.org_id').onRef('s.id', '=', 'r.secure_message_id'),
+    )
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('s.org_id', '=', orgId)
+    .where('s.to_index', '=', index)
+    .where('r.id', '>=', idFloorAt('srp', since))
+    .where('r.created_at', '>', since)
+    .executeTakeFirst();
+  return Number(r?.n ?? 0);
+}
+
+/** A secure message or portal reply of the history walk. */
+export interface SecureSeen {
+  id: string;
+  index: string;
+  at: number;
+  /** A portal reply (incoming), or a secure message (outgoing). */
+  inbound: boolean;
+  /** The number, decrypted on demand. */
+  phone: () => string;
+}
+
+/**
+ * A page of the organisation's secure messages or portal replies, oldest first after `after`
+ * (an id), by primary key (the once-per-organisation backfill of conversation rows).
+ */
+export async function secureHistoryPage(
+  db: Db,
+  keyring: Keyring,
+  orgId: string,
+  kind: 'secure' | 'reply',
+  after: string | null,
+  size: number,
+): Promise<SecureSeen[]> {
+  if (kind === 'secure') {
+    let q = db
+      .selectFrom('secure_messages')
+      .select(['id', 'to_index', 'to_enc', 'created_at'])
+      .where('org_id', '=', orgId);
+    if (after !== null) q = q.where('id', '>', after);
+    const rows = await q.orderBy('id').limit(size).execute();
+    return rows.map((r) => ({
       id: r.id,
-      status,
-      program: r.program as Program,
-      createdAt: Number(r.created_at),
-      firstViewedAt: r.first_viewed_at === null ? null : Number(r.first_viewed_at),
-      noticeMessageId: r.notice_message_id,
-      replies: replies
-        .filter((x) => x.secure_message_id === r.id)
-        .map((x) => ({
-          id: x.id,
-          createdAt: Number(x.created_at),
-          ...(withContent
-            ? {
-                body: decrypt(
-                  keyring,
-                  rowAad(orgId, 'secure_message_replies', x.id, 'body'),
-                  x.body_enc,
-                ),
-              }
-            : {}),
-        })),
-    };
-    if (withContent) {
-      item.body = decrypt(keyring, rowAad(orgId, 'secure_messages', r.id, 'body'), r.body_enc);
-    }
-    return item;
-  });
+      index: r.to_index,
+      at: Number(r.created_at),
+      inbound: false,
+      phone: () => decrypt(keyring, rowAad(orgId, 'secure_messages', r.id, 'to'), r.to_enc),
+    }));
+  }
+  let q = db
+    .selectFrom('secure_message_replies as r')
+    .innerJoin('secure_messages as s', (j) =>
+      j.onRef('s.org_id', '=', 'r.org_id').onRef('s.id', '=', 'r.secure_message_id'),
+    )
+    .select(['r.id', 's.id as secure_id', 's.to_index', 's.to_enc', 'r.created_at'])
+    .where('r.org_id', '=', orgId);
+  if (after !== null) q = q.where('r.id', '>', after);
+  const rows = await q.orderBy('r.id').limit(size).execute();
+  return rows.map((r) => ({
+    id: r.id,
+    index: r.to_index,
+    at: Number(r.created_at),
+    inbound: true,
+    phone: () => decrypt(keyring, rowAad(orgId, 'secure_messages', r.secure_id, 'to'), r.to_enc),
+  }));
 }

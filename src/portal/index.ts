@@ -45,8 +45,12 @@ export { isLinkToken } from './tokens.js';
 export { expireSecureContentBefore, type ExpireContentRequest } from './expire-content.js';
 export { secureDailyCounts, type SecureDailyCount } from './daily-counts.js';
 export {
-  secureActivity,
-  secureThread,
-  type SecureActivity,
+  noticeIdsAmong,
+  replyCountSince,
+  secureHistoryPage,
+  securePage,
+  type SecurePageRequest,
+  type SecureReplyItem,
+  type SecureSeen,
   type SecureThreadItem,
 } from './conversation-items.js';

@@ -171,6 +171,14 @@ export interface PortalOptions {
   linkTtlHours: number;
   /** The clock for expiry, codes and sessions (tests move it). */
   now?: () => number;
+  /**
+   * Runs inside the transaction that stores a portal reply: the conversations module's
+   * last-activity upsert (`to` is the patient's number, `toIndex` its blind index).
+   */
+  onReply?: (
+    tx: Db,
+    e: { orgId: string; toIndex: string; to: string; at: number; keyring: Keyring },
+  ) => Promise<void>;
 }
 
 type Row = Selectable<SecureMessagesTable>;
@@ -789,6 +797,13 @@ export class SecureMessages {
       await this.webhook(tx, row.org_id, 'secure_message.replied', {
         secureMessageId: row.id,
         replyId: id,
+      });
+      await this.opts.onReply?.(tx, {
+        orgId: row.org_id,
+        toIndex: row.to_index,
+        to: decrypt(keyring, rowAad(row.org_id, 'secure_messages', row.id, 'to'), row.to_enc),
+        at: now,
+        keyring,
       });
     });
     return { kind: 'replied', replyId: id };

@@ -77,6 +77,7 @@ export class RiskMonitor {
   private readonly gauge: Gauge<'signal'>;
   private readonly alertsOpen: Gauge<'severity'>;
   private pausedCache: { at: number; set: Set<string> } | undefined;
+  private pausedRead: Promise<void> | undefined;
 
   constructor(
     private readonly store: Store,
@@ -555,13 +556,21 @@ export class RiskMonitor {
   async isSenderPaused(orgId: string, senderId: string): Promise<boolean> {
     const now = Date.now();
     if (!this.pausedCache || now - this.pausedCache.at > this.opts.pauseCacheMs) {
-      const rows = await this.store.db
+      // One read however many submissions ask at once (a batch asks for each message).
+      this.pausedRead ??= this.store.db
         .selectFrom('paused_senders')
         .select(['org_id', 'sender_id'])
-        .execute();
-      this.pausedCache = { at: now, set: new Set(rows.map((r) => `${r.org_id}/${r.sender_id}`)) };
+        .execute()
+        .then((rows) => {
+          this.pausedCache = {
+            at: now,
+            set: new Set(rows.map((r) => `${r.org_id}/${r.sender_id}`)),
+          };
+        })
+        .finally(() => (this.pausedRead = undefined));
+      await this.pausedRead;
     }
-    return this.pausedCache.set.has(`${orgId}/${senderId}`);
+    return this.pausedCache!.set.has(`${orgId}/${senderId}`);
   }
 
   private async refreshOpenGauge(): Promise<void> {

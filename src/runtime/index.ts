@@ -161,11 +161,34 @@ export class Runtime {
     this.messaging = new Messaging(store, keyrings, this.orgs, {
       phone: { regions: config.sendRegions },
       onBatch: (n) => this.metrics.acceptBatch.observe(n),
+      // The inbox's last activity, in the transaction that commits the batch (conversations).
+      onAccepted: (tx, texts) =>
+        this.conversations.touch(
+          tx,
+          texts.map((t) => ({
+            orgId: t.orgId,
+            index: t.toIndex,
+            phone: t.to,
+            at: t.at,
+            inbound: false,
+            keyring: t.keyring,
+          })),
+        ),
       gate: (tx, items) => this.consent.check(tx, items),
       // The consent engine first (STOP wins), then replies to reminders (C, R …).
       onInbound: async (tx, e) => {
         await consentOnInbound(tx, e);
         await this.reminders.onInbound(tx, e);
+        await this.conversations.touch(tx, [
+          {
+            orgId: e.orgId,
+            index: e.fromIndex,
+            phone: e.from,
+            at: e.receivedAt,
+            inbound: true,
+            keyring: e.keyring,
+          },
+        ]);
       },
       sendRules: (m) => this.sendRules.plan(m),
       guardSettings: async (orgId) => parseGuardSettings(await this.orgs.guardSettings(orgId)),
@@ -209,6 +232,17 @@ export class Runtime {
       phone: { regions: config.sendRegions },
       publicUrl: config.publicUrl,
       linkTtlHours: config.secureLinkTtlHours,
+      onReply: (tx, e) =>
+        this.conversations.touch(tx, [
+          {
+            orgId: e.orgId,
+            index: e.toIndex,
+            phone: e.to,
+            at: e.at,
+            inbound: true,
+            keyring: e.keyring,
+          },
+        ]),
       ...opts.portal,
     });
     this.templates = new Templates(store, { phone: { regions: config.sendRegions }, scan });

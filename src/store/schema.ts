@@ -12,6 +12,9 @@ export interface OrganisationsTable {
   name: string;
   webhook_url: string | null;
   webhook_secret_enc: string | null;
+  /** The secret a rotation replaced; it also signs until `webhook_prev_secret_until`. */
+  webhook_prev_secret_enc: string | null;
+  webhook_prev_secret_until: number | null;
   created_at: number;
   /** Automatic logoff after this many idle minutes. */
   session_idle_minutes: Generated<number>;
@@ -326,6 +329,7 @@ export interface Database {
   policy_acks: PolicyAcksTable;
   carrier_deletions: CarrierDeletionsTable;
   conversations: ConversationsTable;
+  conversation_backfills: ConversationBackfillsTable;
 }
 
 /** Owned by identity (policy-acks): the organisation's texting policy, one row, versioned. */
@@ -698,4 +702,14 @@ export interface ConversationsTable {
   last_read_at: number;
   created_at: number;
   updated_at: number;
+  /** The newest text either way, secure message or portal reply (0: none yet). */
+  last_activity_at: Generated<number>;
+  /** The newest inbound text or portal reply. */
+  last_inbound_at: number | null;
+}
+
+/** Owned by conversations: organisations whose history before 0027 is in their rows. */
+export interface ConversationBackfillsTable {
+  org_id: string;
+  done_at: number;
 }

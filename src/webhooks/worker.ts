@@ -1,8 +1,9 @@
 /**
  * @module webhooks/worker
  * Delivers the outbox to organisations' webhook URLs, signed per the Standard Webhooks
- * convention (`webhook-id`, `webhook-timestamp`, `webhook-signature` headers), retried with
- * exponential backoff and jitter, and recorded (attempts, last HTTP status, outcome).
+ * convention (`webhook-id`, `webhook-timestamp`, `webhook-signature` headers; two signatures
+ * while a rotated-out secret is in its grace period), retried with exponential backoff and
+ * jitter, and recorded (attempts, last HTTP status, outcome).
  */
 import { Webhook } from 'standardwebhooks';
 import type { Store } from '../store/index.js';
@@ -139,7 +140,12 @@ export class WebhookWorker {
         outcome = 'dropped';
       } else {
         const timestamp = new Date();
-        const signature = new Webhook(target.secret).sign(d.id, timestamp, body);
+        // During a rotation's grace period the replaced secret signs too: Standard Webhooks
+        // sends space-separated signatures, and a receiver accepts any one it can verify.
+        const signature = [target.secret, target.previousSecret]
+          .filter((s): s is string => s !== null)
+          .map((s) => new Webhook(s).sign(d.id, timestamp, body))
+          .join(' ');
         const res = await fetch(target.url, {
           method: 'POST',
           headers: {

@@ -5,10 +5,13 @@
  */
 import { z } from 'zod';
 import type { FastifyRequest } from 'fastify';
+import { GUARD_ACTIONS, parseGuardSettings } from '../../content-guard/index.js';
 import { AppError } from '../../errors/index.js';
 import { ROLES, type UserPrincipal } from '../../identity/access.js';
 import { SESSION_ABSOLUTE_MS } from '../../identity/sessions.js';
 import { setupLink } from '../../identity/users.js';
+import { noticeText } from '../../portal/secure-messages.js';
+import { LINK_TOKEN_BYTES } from '../../portal/tokens.js';
 import { SESSION_COOKIE } from '../cookie.js';
 import { actor, errorEnvelope, errors, principal, type RouteDef } from './route-def.js';
 
@@ -30,6 +33,44 @@ const sessionView = z.object({
   idleTimeoutMinutes: z.number(),
   mfaVerified: z.boolean(),
 });
+
+const organisationView = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    guardPolicy: z
+      .enum(GUARD_ACTIONS)
+      .describe(
+        'What happens to text the content guard holds: divert (secure message), reject (refused), override (as divert; a provider may send it anyway with a reason)',
+      ),
+    notice: z
+      .string()
+      .describe(
+        'The neutral notice a diverted text sends by SMS, as the server builds it, with the link token shown as …',
+      ),
+    senders: z
+      .array(
+        z.object({
+          id: z.string(),
+          number: z.string(),
+          default: z.boolean(),
+          pool: z.boolean().describe('In the pool: texts naming no sender go from the pool'),
+        }),
+      )
+      .describe('The numbers the organisation texts from (no carrier settings)'),
+  })
+  .describe("The user's organisation, as the console needs it to compose");
+
+/**
+ * The notice exactly as the portal words it: built with a link as long as a real one (the
+ * organisation's name gives way to "your care team" when it would not fit one segment), then
+ * shown with the token elided.
+ */
+function noticePreview(orgName: string, publicUrl: string): string {
+  const base = `${publicUrl}/s/`;
+  const sample = `${base}${'x'.repeat(Math.ceil((LINK_TOKEN_BYTES * 4) / 3))}`;
+  return noticeText(orgName, sample).replace(sample, `${base}…`);
+}
 
 const authErrors = { 400: errorEnvelope, 401: errorEnvelope, 429: errorEnvelope };
 
@@ -170,16 +211,39 @@ export const authRoutes: RouteDef[] = [
     method: 'GET',
     url: '/v1/auth/session',
     access: { session: true },
-    summary: 'The signed-in user and the session',
-    schema: { response: { 200: z.object({ user: userView, session: sessionView }), ...errors } },
+    summary: 'The signed-in user, the session and their organisation',
+    schema: {
+      response: {
+        200: z.object({ user: userView, session: sessionView, organisation: organisationView }),
+        ...errors,
+      },
+    },
     handler: async (rt, req) => {
       const p = user(req);
-      const [u, s] = await Promise.all([
+      const [u, s, org, guard, senders] = await Promise.all([
         rt.users.get(p.orgId, p.userId),
         rt.sessions.info(p.orgId, p.sessionId),
+        rt.orgs.get(p.orgId),
+        rt.orgs.guardSettings(p.orgId),
+        rt.orgs.senders(p.orgId),
       ]);
-      if (!u || !s) throw new AppError('unauthenticated');
-      return { user: u, session: s };
+      if (!u || !s || !org) throw new AppError('unauthenticated');
+      return {
+        user: u,
+        session: s,
+        organisation: {
+          id: org.id,
+          name: org.name,
+          guardPolicy: parseGuardSettings(guard).action,
+          notice: noticePreview(org.name, rt.config.publicUrl),
+          senders: senders.map((x) => ({
+            id: x.id,
+            number: x.number,
+            default: x.isDefault,
+            pool: x.inPool,
+          })),
+        },
+      };
     },
   },
   {

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { FastifyRequest } from 'fastify';
 import { MESSAGE_KINDS, MESSAGE_STATUSES, PROGRAMS } from '../../messaging/index.js';
 import { SECURE_STATUSES } from '../../portal/index.js';
+import { LIST_CURSOR, THREAD_CURSOR } from '../../conversations/index.js';
 import { actor, errors, principal, type RouteDef } from './route-def.js';
 
 /** Who reads the inbox: the people who text patients, and admins (no bodies in the list). */
@@ -77,11 +78,32 @@ const thread = summary.extend({
   phone: z.string().describe('The number in E.164 (reply with POST /v1/messages)'),
   secureContent: z.boolean().describe('Whether secure items carry their content'),
   consent: z.record(z.enum(PROGRAMS), z.enum(CONSENT_STATES)),
-  items: z.array(item).describe('Oldest first'),
+  items: z
+    .array(item)
+    .describe('One page of the history, oldest first: the newest page unless `before` is given'),
+  olderCursor: z
+    .string()
+    .nullable()
+    .describe('`before` for the page of older items; null at the beginning of the history'),
 });
 
 const listQuery = z.object({
   assigned: z.enum(['me', 'none']).optional().describe('Only mine, or only unassigned'),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z
+    .string()
+    .max(80)
+    .regex(LIST_CURSOR)
+    .optional()
+    .describe('nextCursor of the previous page'),
+});
+const threadQuery = z.object({
+  before: z
+    .string()
+    .max(240)
+    .regex(THREAD_CURSOR)
+    .optional()
+    .describe('olderCursor of the previous page: the items before it'),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 const idParams = z.object({ id: z.string().min(1).max(64) });
@@ -105,10 +127,13 @@ export const conversationRoutes: RouteDef[] = [
     method: 'GET',
     url: '/v1/conversations',
     access: LIST,
-    summary: 'Conversations with recent activity, newest first (no bodies)',
+    summary: 'Conversations by last activity, newest first, paged (no bodies)',
     schema: {
       querystring: listQuery,
-      response: { 200: z.object({ data: z.array(summary) }), ...errors },
+      response: {
+        200: z.object({ data: z.array(summary), nextCursor: z.string().nullable() }),
+        ...errors,
+      },
     },
     handler: async (rt, req) =>
       rt.conversations.list(
@@ -121,14 +146,16 @@ export const conversationRoutes: RouteDef[] = [
     method: 'GET',
     url: '/v1/conversations/:id',
     access: READ,
-    summary: 'One conversation: texts both ways, secure messages and portal replies',
-    schema: { params: idParams, response: { 200: thread, ...errors } },
+    summary:
+      'One conversation, a page at a time: texts both ways, secure messages and portal replies',
+    schema: { params: idParams, querystring: threadQuery, response: { 200: thread, ...errors } },
     handler: async (rt, req) =>
       rt.conversations.thread(
         principal(req).orgId,
         (req.params as z.infer<typeof idParams>).id,
         actor(req),
         mayReadSecureContent(req),
+        req.query as z.infer<typeof threadQuery>,
       ),
   },
   {

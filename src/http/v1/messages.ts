@@ -103,6 +103,25 @@ const searchBody = listQuery.extend({
 const listResponse = z.object({ data: z.array(messageView), nextCursor: z.string().nullable() });
 
 const webhookBody = z.object({ url: z.url().max(2000).nullable() });
+const webhookView = z.object({
+  url: z.string().nullable(),
+  previousSecretValidUntil: z
+    .string()
+    .nullable()
+    .describe('Until when the secret replaced by the last rotation also signs; null: it does not'),
+});
+/** How long a rotated-out webhook secret keeps signing beside the new one. */
+const WEBHOOK_SECRET_GRACE_MS = 24 * 3_600_000;
+const rotateBody = z.object({
+  keepPrevious: z
+    .boolean()
+    .optional()
+    .describe('Default true: the old secret also signs for 24 hours. False: it stops at once'),
+});
+const rotatedView = z.object({
+  secret: z.string().describe('The new signing secret (whsec_…): shown only here'),
+  previousSecretValidUntil: z.string().nullable(),
+});
 
 export const messageRoutes: RouteDef[] = [
   {
@@ -184,11 +203,32 @@ export const messageRoutes: RouteDef[] = [
     url: '/v1/webhook',
     access: { roles: ['admin'], scopes: ['webhooks:write'] },
     summary: 'The status webhook URL (its signing secret is shown only when first made)',
-    schema: { response: { 200: z.object({ url: z.string().nullable() }), ...errors } },
+    schema: { response: { 200: webhookView, ...errors } },
     handler: async (rt, req) => {
-      const org = await rt.orgs.get(principal(req).orgId);
+      const orgId = principal(req).orgId;
+      const org = await rt.orgs.get(orgId);
       if (!org) throw new AppError('not_found', 'No such organisation.');
-      return { url: org.webhookUrl };
+      return {
+        url: org.webhookUrl,
+        previousSecretValidUntil: await rt.orgs.webhookPreviousSecretUntil(orgId),
+      };
+    },
+  },
+  {
+    method: 'POST',
+    url: '/v1/webhook/rotate-secret',
+    access: { roles: ['admin'], scopes: ['webhooks:write'] },
+    summary:
+      'Make a new signing secret, shown only in this answer; the old one also signs for 24 hours (keepPrevious: false stops it at once)',
+    schema: { body: rotateBody.nullish(), response: { 200: rotatedView, ...errors } },
+    handler: async (rt, req) => {
+      const keepPrevious = (req.body as z.infer<typeof rotateBody> | null | undefined)
+        ?.keepPrevious;
+      return rt.orgs.rotateWebhookSecret(
+        principal(req).orgId,
+        keepPrevious === false ? 0 : WEBHOOK_SECRET_GRACE_MS,
+        actor(req),
+      );
     },
   },
   {

@@ -5,16 +5,34 @@
  * live content-guard feedback (findings highlighted by category, and what will happen: plain
  * SMS, or a secure-portal message with only a neutral notice by SMS), the segment count and
  * encoding, or a template with its typed slots; then send (POST /v1/messages) and show what
- * the server did.
+ * the server did. The organisation (GET /v1/auth/session, read when the page opens) gives the
+ * neutral notice as the server words it, the guard policy (`reject`: held text is refused and
+ * Send disabled; `override`: a provider may send it as SMS with a written reason; never
+ * staff) and the senders (with several, pick one; the segment count is the same for all).
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { countSegments } from '../../../src/messaging/segments.js';
-import { api, ApiError, idempotencyKey, PROGRAMS, type Program } from '../api';
+import { api, ApiError, idempotencyKey, PROGRAMS, type Program, type Role } from '../api';
 import { GuardFeedback, useGuardCheck } from '../guard-check';
 import { SLOT_INPUT } from '../slot-inputs';
 import { PatientPicker, RecipientStatus } from '../compose-recipient';
 
 const MAX_SEGMENTS = 10;
+/** The server's bounds on an override reason (POST /v1/messages, `override.reason`). */
+const REASON_MIN = 10;
+const REASON_MAX = 500;
+
+type GuardPolicy = 'divert' | 'reject' | 'override';
+
+interface ComposeContext {
+  user: { role: Role };
+  organisation: {
+    name: string;
+    guardPolicy: GuardPolicy;
+    notice: string;
+    senders: { id: string; number: string; default: boolean; pool: boolean }[];
+  };
+}
 
 interface Template {
   id: string;
@@ -56,6 +74,10 @@ export function Compose() {
   const [sending, setSending] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [sent, setSent] = useState<SendResult | null>(null);
+  const [context, setContext] = useState<ComposeContext | null>(null);
+  const [from, setFrom] = useState('');
+  const [overriding, setOverriding] = useState(false);
+  const [reason, setReason] = useState('');
   const resultRef = useRef<HTMLElement>(null);
   const guard = useGuardCheck(templateId ? '' : text);
   const template = templates.find((t) => t.id === templateId);
@@ -65,6 +87,11 @@ export function Compose() {
       (r) => setTemplates(r.data),
       () => setTemplates([]),
     );
+  }, []);
+
+  useEffect(() => {
+    // Read afresh each time the page opens, so a changed guard policy applies at once.
+    api<ComposeContext>('GET', '/v1/auth/session').then(setContext, () => setContext(null));
   }, []);
 
   useEffect(() => {
@@ -90,6 +117,16 @@ export function Compose() {
     }
   };
 
+  const seg = countSegments(text);
+  const policy = context?.organisation.guardPolicy ?? 'divert';
+  const held = !template && guard.result?.verdict === 'secure';
+  const refused = held && policy === 'reject';
+  // Only a provider, in person, may send held text as SMS; staff never see the choice.
+  const canOverride = held && policy === 'override' && context?.user.role === 'provider';
+  const senders = context?.organisation.senders ?? [];
+  const chosen = senders.find((x) => x.id === from);
+  const notice = context?.organisation.notice ?? 'You have a new message from your organisation.';
+
   const send = async (e: FormEvent) => {
     e.preventDefault();
     setSending(true);
@@ -97,14 +134,24 @@ export function Compose() {
     setSent(null);
     try {
       const when = sendAt ? { sendAt: new Date(sendAt).toISOString() } : {};
+      const sender = from ? { from } : {};
       const body = template
-        ? { to, program, template: template.id, variables, ...when }
-        : { to, program, body: text, ...when };
+        ? { to, program, template: template.id, variables, ...when, ...sender }
+        : {
+            to,
+            program,
+            body: text,
+            ...when,
+            ...sender,
+            ...(canOverride && overriding ? { override: { reason: reason.trim() } } : {}),
+          };
       const r = await api<SendResult>('POST', '/v1/messages', body, {
         headers: { 'idempotency-key': idempotencyKey() },
       });
       setSent(r);
       setText('');
+      setOverriding(false);
+      setReason('');
       setVariables({});
       setPreview(null);
     } catch (err) {
@@ -114,15 +161,16 @@ export function Compose() {
     }
   };
 
-  const seg = countSegments(text);
-
   return (
     <main id="main" className="page">
       <h1>Compose</h1>
       <form onSubmit={(e) => void send(e)} className="compose" aria-describedby="compose-help">
         <p id="compose-help" className="muted">
-          Texts that reveal health information never go by SMS: Tidings keeps them behind the secure
-          portal and texts the patient a neutral notice.
+          {policy === 'reject'
+            ? 'Texts that reveal health information are refused: your organisation does not send them by SMS.'
+            : 'Texts that reveal health information never go by SMS: Tidings keeps them behind the secure portal and texts the patient a neutral notice.'}
+          {policy === 'override' &&
+            ' A provider may send one as SMS anyway, with a written reason.'}
         </p>
         {error && (
           <p className="alert error" role="alert">
@@ -176,7 +224,43 @@ export function Compose() {
               onChange={(e) => setSendAt(e.target.value)}
             />
           </div>
+          {senders.length > 1 && (
+            <div className="field">
+              <label htmlFor="from">Send from</label>
+              <select
+                id="from"
+                value={from}
+                onChange={(e) => setFrom(e.target.value)}
+                aria-describedby="from-cost"
+              >
+                <option value="">
+                  {senders.some((x) => x.pool)
+                    ? 'Automatic (the sender pool)'
+                    : 'Automatic (the default number)'}
+                </option>
+                {senders.map((x) => (
+                  <option key={x.id} value={x.id}>
+                    {x.number}
+                    {x.default ? ' · default' : ''}
+                    {x.pool ? ' · in the pool' : ''}
+                  </option>
+                ))}
+              </select>
+            </div>
+          )}
         </div>
+        {senders.length > 1 && (
+          <p id="from-cost" className="muted" data-testid="sender-cost">
+            {template
+              ? 'A template costs the same number of segments from every number (see Preview).'
+              : `${seg.segments} segment${seg.segments === 1 ? '' : 's'} from whichever number sends it.`}{' '}
+            {chosen?.pool
+              ? `${chosen.number} is in the sender pool: named here, it sends this text itself instead of the patient’s usual pool number.`
+              : !chosen && senders.some((x) => x.pool)
+                ? 'Automatic: the pool sends from the same number each time for this patient.'
+                : ''}
+          </p>
+        )}
         <RecipientStatus to={to} program={program} sendAt={sendAt} />
 
         {template ? (
@@ -235,23 +319,69 @@ export function Compose() {
               verdictId="guard-verdict"
               empty="Type a message to see how it will be sent."
               allow="Will be sent as SMS."
-              secure={(categories) => (
-                <>
-                  <p>
-                    <strong>Will be diverted to the secure portal.</strong> It reveals health
-                    information ({categories}), so the patient gets only this notice by SMS:
+              secure={(categories) =>
+                policy === 'reject' ? (
+                  <p data-testid="guard-refused">
+                    <strong>Will be refused.</strong> It reveals health information ({categories}),
+                    and your organisation does not send such text by SMS: take it out, or send a
+                    secure message.
                   </p>
-                  <blockquote className="notice">
-                    You have a new message from your organisation. View it securely: https://…/s/…
-                    Reply STOP to opt out.
-                  </blockquote>
-                </>
-              )}
+                ) : (
+                  <>
+                    <p>
+                      <strong>Will be diverted to the secure portal.</strong> It reveals health
+                      information ({categories}), so the patient gets only this notice by SMS:
+                    </p>
+                    <blockquote className="notice" data-testid="notice-preview">
+                      {notice}
+                    </blockquote>
+                  </>
+                )
+              }
             />
+            {canOverride && (
+              <fieldset className="override">
+                <legend>Send as plain SMS anyway</legend>
+                <div className="check">
+                  <input
+                    id="override"
+                    type="checkbox"
+                    checked={overriding}
+                    onChange={(e) => setOverriding(e.target.checked)}
+                    aria-describedby="override-help"
+                  />
+                  <label htmlFor="override">Override the content check for this text</label>
+                </div>
+                <p id="override-help" className="hint">
+                  Your organisation lets providers send such text as SMS with a written reason. The
+                  reason is kept in the audit log.
+                </p>
+                {overriding && (
+                  <div className="field">
+                    <label htmlFor="override-reason">
+                      Override reason ({REASON_MIN} to {REASON_MAX} characters)
+                    </label>
+                    <textarea
+                      id="override-reason"
+                      rows={2}
+                      required
+                      minLength={REASON_MIN}
+                      maxLength={REASON_MAX}
+                      value={reason}
+                      onChange={(e) => setReason(e.target.value)}
+                    />
+                  </div>
+                )}
+              </fieldset>
+            )}
           </>
         )}
-        <button type="submit" disabled={sending}>
-          Send
+        <button
+          type="submit"
+          disabled={sending || refused}
+          aria-describedby={refused ? 'guard-verdict' : undefined}
+        >
+          {canOverride && overriding ? 'Send as SMS' : 'Send'}
         </button>
       </form>
 
@@ -260,7 +390,9 @@ export function Compose() {
           <h2 id="result-title">
             {sent.guard?.action === 'diverted'
               ? 'Sent securely: the patient was texted a neutral notice'
-              : 'Accepted for sending'}
+              : sent.guard?.action === 'overridden'
+                ? 'Accepted for sending as SMS by override'
+                : 'Accepted for sending'}
           </h2>
           <dl>
             <dt>Message</dt>

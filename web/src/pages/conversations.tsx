@@ -7,6 +7,11 @@
  * Opening a thread marks it read; a reply goes through POST /v1/messages like any send.
  * Reschedule requests that patients texted in reply to reminders are tasks (GET /v1/tasks)
  * with a "Done" action. Admins see the list and assign; they do not read threads.
+ *
+ * At scale: the list comes a page at a time by last activity ("Show more conversations",
+ * by cursor), and a thread shows its newest page with "Show older messages" back to the
+ * patient's first text. While the page is visible the list refreshes itself every 30 s (and
+ * when the tab becomes visible again); an open thread takes in what arrived since.
  */
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, ApiError, idempotencyKey, PROGRAMS, type Program, type User } from '../api';
@@ -57,6 +62,19 @@ interface Thread extends Summary {
   secureContent: boolean;
   consent: Record<Program, ConsentState>;
   items: Item[];
+  olderCursor: string | null;
+}
+
+/** Conversations and thread items per page. */
+const PAGE = 50;
+/** How often the list refreshes itself while the page is visible. */
+const REFRESH_MS = 30_000;
+
+/** Items of both, each once, oldest first. */
+function mergeItems(a: Item[], b: Item[]): Item[] {
+  const byId = new Map<string, Item>();
+  for (const i of [...a, ...b]) byId.set(i.id, i);
+  return [...byId.values()].sort((x, y) => x.at.localeCompare(y.at) || (x.id < y.id ? -1 : 1));
 }
 
 interface Task {
@@ -105,6 +123,8 @@ export function Conversations({ user }: { user: User }) {
   const canRead = user.role === 'provider' || user.role === 'staff';
   const [filter, setFilter] = useState<Filter>('all');
   const [list, setList] = useState<Summary[] | null>(null);
+  const [nextCursor, setNextCursor] = useState<string | null>(null);
+  const [loadingMore, setLoadingMore] = useState(false);
   const [tasks, setTasks] = useState<Task[]>([]);
   const [users, setUsers] = useState<Assignee[]>([]);
   const [openId, setOpenId] = useState<string | null>(null);
@@ -112,14 +132,47 @@ export function Conversations({ user }: { user: User }) {
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
 
-  const loadList = useCallback(async () => {
-    const q = filter === 'all' ? '' : `?assigned=${filter}`;
+  const filterQuery = filter === 'all' ? '' : `&assigned=${filter}`;
+  // How many rows the list shows: a refresh reloads as many (up to the API's 200 a page).
+  const shown = useRef(PAGE);
+
+  const loadList = useCallback(async (): Promise<Summary[] | null> => {
+    const limit = Math.min(200, Math.max(PAGE, shown.current));
     try {
-      setList((await api<{ data: Summary[] }>('GET', `/v1/conversations${q}`)).data);
+      const r = await api<{ data: Summary[]; nextCursor: string | null }>(
+        'GET',
+        `/v1/conversations?limit=${limit}${filterQuery}`,
+      );
+      setList(r.data);
+      setNextCursor(r.nextCursor);
+      shown.current = r.data.length;
+      return r.data;
     } catch (e) {
       setError(message(e, 'The conversations could not be loaded.'));
+      return null;
     }
-  }, [filter]);
+  }, [filterQuery]);
+
+  const loadMore = async () => {
+    if (!nextCursor) return;
+    setLoadingMore(true);
+    try {
+      const r = await api<{ data: Summary[]; nextCursor: string | null }>(
+        'GET',
+        `/v1/conversations?limit=${PAGE}&cursor=${encodeURIComponent(nextCursor)}${filterQuery}`,
+      );
+      const seen = new Set((list ?? []).map((c) => c.id));
+      const more = [...(list ?? []), ...r.data.filter((c) => !seen.has(c.id))];
+      setList(more);
+      setNextCursor(r.nextCursor);
+      shown.current = more.length;
+      setNotice(`${r.data.length} more conversations shown.`);
+    } catch (e) {
+      setError(message(e, 'The conversations could not be loaded.'));
+    } finally {
+      setLoadingMore(false);
+    }
+  };
 
   const loadTasks = useCallback(async () => {
     try {
@@ -131,6 +184,7 @@ export function Conversations({ user }: { user: User }) {
   }, []);
 
   useEffect(() => {
+    shown.current = PAGE;
     void loadList();
   }, [loadList]);
 
@@ -169,6 +223,64 @@ export function Conversations({ user }: { user: User }) {
     },
     [loadList],
   );
+
+  /** Takes the newest page of the open thread into what is shown (older pages stay). */
+  const refreshThread = useCallback(async (id: string) => {
+    const t = await api<Thread>('GET', `/v1/conversations/${id}`);
+    setThread((old) =>
+      old && old.id === id
+        ? { ...t, items: mergeItems(old.items, t.items), olderCursor: old.olderCursor }
+        : old,
+    );
+    if (t.unread > 0) await api('POST', `/v1/conversations/${id}/read`);
+  }, []);
+
+  // While the page is visible: every 30 s, and on coming back to it, the list again; an open
+  // thread again when its conversation moved on. No push: the inbox asks.
+  const latest = useRef({ thread, loadList, refreshThread });
+  latest.current = { thread, loadList, refreshThread };
+  useEffect(() => {
+    const tick = async () => {
+      if (document.visibilityState !== 'visible') return;
+      const before = latest.current.thread;
+      const now = await latest.current.loadList();
+      const open = latest.current.thread;
+      if (!before || !open || open.id !== before.id) return;
+      const moved = now?.find((c) => c.id === open.id);
+      if (moved && moved.lastActivityAt !== open.lastActivityAt) {
+        try {
+          await latest.current.refreshThread(open.id);
+          await latest.current.loadList();
+        } catch {
+          // The next tick tries again; a failed background refresh interrupts nobody.
+        }
+      }
+    };
+    const timer = window.setInterval(() => void tick(), REFRESH_MS);
+    const onVisible = () => {
+      if (document.visibilityState === 'visible') void tick();
+    };
+    document.addEventListener('visibilitychange', onVisible);
+    return () => {
+      window.clearInterval(timer);
+      document.removeEventListener('visibilitychange', onVisible);
+    };
+  }, []);
+
+  const older = async () => {
+    if (!thread?.olderCursor) return;
+    const id = thread.id;
+    const t = await api<Thread>(
+      'GET',
+      `/v1/conversations/${id}?limit=${PAGE}&before=${encodeURIComponent(thread.olderCursor)}`,
+    );
+    setThread((old) =>
+      old && old.id === id
+        ? { ...old, items: mergeItems(t.items, old.items), olderCursor: t.olderCursor }
+        : old,
+    );
+    return { shown: t.items.length, more: t.olderCursor !== null };
+  };
 
   const assign = async (id: string, userId: string | null) => {
     setError(null);
@@ -280,6 +392,16 @@ export function Conversations({ user }: { user: User }) {
               ))}
             </ul>
           )}
+          {list !== null && nextCursor !== null && (
+            <button
+              type="button"
+              className="secondary show-more"
+              disabled={loadingMore}
+              onClick={() => void loadMore()}
+            >
+              Show more conversations
+            </button>
+          )}
         </section>
 
         {canRead && thread && thread.id === openId && (
@@ -291,7 +413,13 @@ export function Conversations({ user }: { user: User }) {
             tasks={tasks}
             onAssign={(uid) => void assign(thread.id, uid)}
             onDone={(id) => void done(id)}
-            onSent={() => void open(thread.id)}
+            onSent={() =>
+              void refreshThread(thread.id).then(
+                () => loadList(),
+                (e: unknown) => setError(message(e, 'The conversation could not be refreshed.')),
+              )
+            }
+            onOlder={older}
           />
         )}
       </div>
@@ -377,9 +505,29 @@ function ThreadView(props: {
   onAssign: (userId: string | null) => void;
   onDone: (taskId: string) => void;
   onSent: () => void;
+  onOlder: () => Promise<{ shown: number; more: boolean } | undefined>;
 }) {
-  const { thread, masked, me, tasks, onAssign, onDone, onSent } = props;
+  const { thread, masked, me, tasks, onAssign, onDone, onSent, onOlder } = props;
   const heading = useRef<HTMLHeadingElement>(null);
+  const messages = useRef<HTMLOListElement>(null);
+  const [loadingOlder, setLoadingOlder] = useState(false);
+  const [olderStatus, setOlderStatus] = useState<string | null>(null);
+  const [olderError, setOlderError] = useState<string | null>(null);
+
+  const showOlder = async () => {
+    setLoadingOlder(true);
+    setOlderError(null);
+    try {
+      const r = await onOlder();
+      setOlderStatus(`${r?.shown ?? 0} older messages shown.`);
+      // The button goes once the beginning is reached: keep focus in the thread.
+      if (r && !r.more) messages.current?.focus();
+    } catch (err) {
+      setOlderError(message(err, 'The older messages could not be loaded.'));
+    } finally {
+      setLoadingOlder(false);
+    }
+  };
   const [text, setText] = useState('');
   const [program, setProgram] = useState<Program>('care');
   const [sending, setSending] = useState(false);
@@ -454,7 +602,29 @@ function ThreadView(props: {
           available to your role.
         </p>
       )}
-      <ol className="messages" aria-label="Messages, oldest first">
+      <div className="older">
+        {thread.olderCursor !== null ? (
+          <button
+            type="button"
+            className="secondary"
+            disabled={loadingOlder}
+            onClick={() => void showOlder()}
+          >
+            Show older messages
+          </button>
+        ) : (
+          <p className="hint">Beginning of the conversation.</p>
+        )}
+        <p className="sr-status" aria-live="polite">
+          {olderStatus}
+        </p>
+        {olderError && (
+          <p className="alert error" role="alert">
+            {olderError}
+          </p>
+        )}
+      </div>
+      <ol className="messages" aria-label="Messages, oldest first" ref={messages} tabIndex={-1}>
         {thread.items.map((i) => (
           <li
             key={i.id}

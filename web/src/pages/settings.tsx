@@ -10,6 +10,7 @@ import type { SessionInfo, User } from '../api';
 import { ApiKeysSection } from './settings/api-keys';
 import { ConsentTextsSection } from './settings/consent-texts';
 import { GuardSection } from './settings/guard';
+import { LegalHoldsSection } from './settings/legal-holds';
 import { MessagingSection } from './settings/messaging';
 import { PolicySection } from './settings/policy';
 import { RetentionSection } from './settings/retention';
@@ -26,6 +27,7 @@ const TABS = [
   ['consent', 'Keywords & texts'],
   ['guard', 'Content guard'],
   ['retention', 'Retention'],
+  ['holds', 'Legal holds'],
   ['webhook', 'Webhook'],
   ['session', 'Session'],
   ['policy', 'Texting policy'],
@@ -94,6 +96,7 @@ export function Settings({ user, session }: { user: User; session: SessionInfo }
         {tab === 'consent' && <ConsentTextsSection />}
         {tab === 'guard' && <GuardSection />}
         {tab === 'retention' && <RetentionSection />}
+        {tab === 'holds' && <LegalHoldsSection />}
         {tab === 'webhook' && <WebhookSection />}
         {tab === 'session' && <SessionSection idleMinutes={session.idleTimeoutMinutes} />}
         {tab === 'policy' && <PolicySection />}
