@@ -311,6 +311,55 @@ describe.skipIf(!READY)('staff console in headless Chromium', () => {
     await policy('divert');
   });
 
+  it('works from the keyboard alone: skip link, navigation, a form and its result', async () => {
+    const { setupToken } = await t.rt.users.create(
+      orgId,
+      'keys@clinic.example',
+      'staff',
+      SYSTEM_ACTOR,
+    );
+    await t.rt.users.completeSetup(setupToken, PASSWORD);
+    const { context, page } = await openPage(browser, base);
+    await signIn(page, base, { email: 'keys@clinic.example', password: PASSWORD });
+    /** The accessible name of the focused element, roughly: aria-label, its label, or text. */
+    const focused = () =>
+      page.evaluate<string>(`(() => {
+        const el = document.activeElement;
+        const label = el && 'labels' in el && el.labels && el.labels[0];
+        return ((el && el.getAttribute('aria-label')) || (label && label.textContent) ||
+          (el && el.textContent) || '').trim();
+      })()`);
+    /** Presses Tab until the focused element's name is `name` (at most 60 times). */
+    const tabTo = async (name: string) => {
+      for (let i = 0; i < 60; i++) {
+        await page.keyboard.press('Tab');
+        if ((await focused()) === name) return;
+      }
+      throw new Error(`Tab never reached ${name}`);
+    };
+    await page.goto(`${base}/console/compose`);
+    await page.getByRole('heading', { level: 1, name: 'Compose' }).waitFor();
+    // The first Tab reaches the skip link; Enter moves focus to the page's content.
+    await page.keyboard.press('Tab');
+    expect(await focused()).toBe('Skip to content');
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate<string>('document.activeElement?.id ?? ""')).toBe('main');
+    // The main navigation, then a form submitted with Enter.
+    await tabTo('Consent');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Consent' }).waitFor();
+    await tabTo('Patient number');
+    await page.keyboard.type(PHONE);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'History' }).waitFor();
+    // Focus is always shown (no outline: none without a replacement).
+    const outline = await page.evaluate<string>(
+      'getComputedStyle(document.activeElement).outlineStyle',
+    );
+    expect(outline).not.toBe('none');
+    await context.close();
+  });
+
   it('an auditor sees only read-only pages and is signed out when idle, warned first', async () => {
     const { setupToken } = await t.rt.users.create(
       orgId,

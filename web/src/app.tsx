@@ -4,7 +4,7 @@
  * address bar kept in step with the page (paths only — never a number or a name), the
  * idle logoff warning, and signing out.
  */
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useState, type MouseEvent } from 'react';
 import { api, ApiError, hasCsrfToken, setCsrfToken, type SessionInfo, type User } from './api';
 import { useIdleLogoff } from './idle';
 import { pageForPath, pagesFor, type PageDef } from './nav';
@@ -194,7 +194,7 @@ function SignedIn(props: {
   }
   return (
     <>
-      <a className="skip" href="#main">
+      <a className="skip" href="#main" onClick={skipToMain}>
         Skip to content
       </a>
       <header className="top">
@@ -287,4 +287,16 @@ function IdleWarning(props: {
       </div>
     </div>
   );
+}
+
+/**
+ * The skip link moves keyboard focus to the page's content, not only the scroll position
+ * (a <main> is not focusable until given tabindex -1).
+ */
+function skipToMain(e: MouseEvent<HTMLAnchorElement>): void {
+  const main = document.getElementById('main');
+  if (!main) return;
+  e.preventDefault();
+  main.setAttribute('tabindex', '-1');
+  main.focus();
 }
