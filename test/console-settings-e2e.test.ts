@@ -286,6 +286,35 @@ describe.skipIf(!READY)('console settings in headless Chromium', () => {
     expect(await axeViolations(page)).toEqual([]);
     await screenshots(page, SHOTS.dir, 'console-settings-policy');
 
+    // Keywords & texts: the organisation's own keywords; the tester reads them before saving,
+    // a standard keyword of another kind is refused, and the saved one is in force.
+    await openTab(page, 'Keywords & texts');
+    await page.getByLabel('Your own opt-out keywords').fill('UNSUBSCRIBE FLU');
+    await page.getByLabel('Try a reply').fill('unsubscribe flu!');
+    expect(await textOf(page.locator('#reply-verdict'), /your keyword\)/)).toBe(
+      'Opt-out (UNSUBSCRIBE FLU, your keyword)',
+    );
+    await page.getByLabel('Your own opt-in keywords').fill('stop');
+    expect(await textOf(page.locator('#reply-verdict'), 'cannot be used')).toMatch(
+      /standard opt-out keyword/,
+    );
+    await page.getByRole('button', { name: 'Save keywords and texts' }).click();
+    await page.getByRole('alert').filter({ hasText: 'standard opt-out keyword' }).waitFor();
+    expect((await t.rt.consent.settings(orgId)).keywords.optOut).toEqual([]);
+    await page.getByLabel('Your own opt-in keywords').fill('vuelvo');
+    await page.getByRole('button', { name: 'Save keywords and texts' }).click();
+    await page.getByRole('status').filter({ hasText: 'Keywords and texts saved.' }).waitFor();
+    expect((await t.rt.consent.settings(orgId)).keywords).toEqual({
+      optOut: ['UNSUBSCRIBE FLU'],
+      help: [],
+      optIn: ['VUELVO'],
+    });
+    expect(await textOf(page.locator('#reply-verdict'), /your keyword\)/, 5_000)).toBe(
+      'Opt-out (UNSUBSCRIBE FLU, your keyword)',
+    );
+    expect(await axeViolations(page)).toEqual([]);
+    await screenshots(page, SHOTS.dir, 'console-settings-keywords');
+
     expect(new URL(page.url()).pathname).toBe('/console/settings');
     const kept = await storage(page);
     for (const s of secrets) expect(kept).not.toContain(s);

@@ -1,7 +1,8 @@
 /**
  * @module consent/inbound
  * Every inbound text passes here first, inside the transaction that stores it: the reply is
- * classified (consent/classify), an opt-out is recorded and everything queued to the number
+ * classified (consent/classify, plus the organisation's own keywords from
+ * consent/custom-keywords), an opt-out is recorded and everything queued to the number
  * is canceled at once, and exactly one reply goes back — the confirmation of an opt-out or
  * opt-in, or the help text. Nothing is sent when the state did not change (a second STOP).
  */
@@ -9,7 +10,7 @@ import type { Db } from '../store/index.js';
 import { SYSTEM_ACTOR } from '../audit/index.js';
 import { PROGRAMS, type InboundEvent, type Messaging, type Program } from '../messaging/index.js';
 import type { Organisations } from '../orgs/index.js';
-import { classifyReply } from './classify.js';
+import { classifyWithCustomKeywords } from './custom-keywords.js';
 import type { ConsentLedger, ConsentSettings, ConsentStatus } from './ledger.js';
 
 function fill(text: string, orgName: string): string {
@@ -30,9 +31,10 @@ export function inboundConsentHook(
   orgs: Organisations,
 ): (tx: Db, e: InboundEvent) => Promise<void> {
   return async (tx, e) => {
-    const c = classifyReply(e.body);
-    if (c.intent === 'none') return;
+    // The organisation's own keywords count as the standard ones do (settings are cached).
     const settings: ConsentSettings = await ledger.settings(e.orgId, tx);
+    const c = classifyWithCustomKeywords(e.body, settings.keywords);
+    if (c.intent === 'none') return;
     const orgName = (await orgs.get(e.orgId, tx))?.name ?? 'Your clinic';
     const reply = async (text: string) => {
       await messaging.enqueueSystemInTx(tx, {
@@ -43,7 +45,10 @@ export function inboundConsentHook(
         sender: e.sender,
       });
     };
-    const evidence = `inbound:${e.inboundId}`;
+    // The keyword is the canonical or configured one, never the patient's own words.
+    const evidence = c.keyword
+      ? `inbound:${e.inboundId} keyword:${c.keyword}`
+      : `inbound:${e.inboundId}`;
     const source = c.keyword ? 'sms_keyword' : 'sms_reply';
 
     if (c.intent === 'help') {

@@ -23,6 +23,11 @@ import {
 } from '../messaging/index.js';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { Organisations } from '../orgs/index.js';
+import {
+  EMPTY_CUSTOM_KEYWORDS,
+  validateCustomKeywords,
+  type CustomKeywords,
+} from './custom-keywords.js';
 
 export const CONSENT_KINDS = ['opt_in', 'opt_out', 'opt_out_all', 'confirmed'] as const;
 export type ConsentKind = (typeof CONSENT_KINDS)[number];
@@ -62,6 +67,8 @@ export interface ConsentSettings {
   optOutText: string;
   optInText: string;
   confirmPromptText: string;
+  /** The organisation's own keywords on top of the standard set (consent/custom-keywords). */
+  keywords: CustomKeywords;
 }
 
 export const DEFAULT_SETTINGS: ConsentSettings = {
@@ -78,6 +85,7 @@ export const DEFAULT_SETTINGS: ConsentSettings = {
     '{org}: you are unsubscribed and will receive no more texts. Reply START to resubscribe.',
   optInText: '{org}: you are subscribed again. Reply STOP to opt out, HELP for help.',
   confirmPromptText: '{org}: reply YES to confirm you want texts from us. Reply STOP to opt out.',
+  keywords: EMPTY_CUSTOM_KEYWORDS,
 };
 
 export interface ConsentEventInput {
@@ -199,6 +207,7 @@ export class ConsentLedger {
       ...DEFAULT_SETTINGS,
       ...stored,
       programs: { ...DEFAULT_SETTINGS.programs, ...stored.programs },
+      keywords: { ...EMPTY_CUSTOM_KEYWORDS, ...stored.keywords },
     };
     this.settingsCache.set(orgId, { s, until: Date.now() + SETTINGS_CACHE_MS });
     return s;
@@ -214,6 +223,7 @@ export class ConsentLedger {
       ...cur,
       ...change,
       programs: { ...cur.programs, ...change.programs },
+      keywords: validateCustomKeywords({ ...cur.keywords, ...change.keywords }),
     };
     for (const t of ['helpText', 'optOutText', 'optInText', 'confirmPromptText'] as const) {
       if (next[t].trim().length === 0 || next[t].length > 320) {
@@ -238,6 +248,9 @@ export class ConsentLedger {
             perProgramKeywords: next.perProgramKeywords,
             optInRequired: PROGRAMS.filter((p) => next.programs[p].requireOptIn).join(','),
             doubleOptIn: PROGRAMS.filter((p) => next.programs[p].doubleOptIn).join(','),
+            customOptOutKeywords: next.keywords.optOut.length,
+            customHelpKeywords: next.keywords.help.length,
+            customOptInKeywords: next.keywords.optIn.length,
           },
         },
       ]);

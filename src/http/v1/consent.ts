@@ -7,6 +7,12 @@
 import { z } from 'zod';
 import { PROGRAMS } from '../../messaging/index.js';
 import { CONSENT_KINDS, CONSENT_SOURCES, type ConsentSettings } from '../../consent/ledger.js';
+import {
+  classifyWithCustomKeywords,
+  MAX_CUSTOM_KEYWORDS,
+  MAX_KEYWORD_LENGTH,
+  validateCustomKeywords,
+} from '../../consent/custom-keywords.js';
 import { parseIsoDateTime } from '../../messaging/index.js';
 import { AppError } from '../../errors/index.js';
 import { actor, errors, principal, type RouteDef } from './route-def.js';
@@ -68,6 +74,28 @@ const importReport = z.object({
 });
 
 const policy = z.object({ requireOptIn: z.boolean(), doubleOptIn: z.boolean() });
+const keywordList = z
+  .array(
+    z
+      .string()
+      .trim()
+      .min(1)
+      .max(MAX_KEYWORD_LENGTH)
+      .regex(/^[\p{L}\p{N} ]+$/u, 'letters, digits and spaces only'),
+  )
+  .max(MAX_CUSTOM_KEYWORDS);
+const keywordsView = z.object({
+  optOut: z.array(z.string()),
+  help: z.array(z.string()),
+  optIn: z.array(z.string()),
+});
+const keywordsBody = z
+  .object({
+    optOut: keywordList.optional(),
+    help: keywordList.optional(),
+    optIn: keywordList.optional(),
+  })
+  .describe('Keywords of the organisation, on top of the standard ones (which always apply)');
 const settingsView = z.object({
   programs: z.object({ care: policy, billing: policy, surveys: policy, marketing: policy }),
   perProgramKeywords: z.boolean(),
@@ -75,6 +103,7 @@ const settingsView = z.object({
   optOutText: z.string(),
   optInText: z.string(),
   confirmPromptText: z.string(),
+  keywords: keywordsView,
 });
 const settingsBody = z.object({
   programs: z
@@ -90,6 +119,20 @@ const settingsBody = z.object({
   optOutText: z.string().min(1).max(320).optional(),
   optInText: z.string().min(1).max(320).optional(),
   confirmPromptText: z.string().min(1).max(320).optional(),
+  keywords: keywordsBody.optional(),
+});
+const classifyBody = z.object({
+  text: z.string().min(1).max(1600),
+  keywords: keywordsBody
+    .optional()
+    .describe('Keywords to try instead of the saved ones (unsaved edits); default: the saved ones'),
+});
+const classifyView = z.object({
+  intent: z.enum(['opt_out', 'opt_in', 'help', 'none']),
+  scope: z.union([z.literal('all'), z.array(z.enum(PROGRAMS))]).nullable(),
+  keyword: z.string().nullable(),
+  yes: z.boolean(),
+  custom: z.boolean().describe('The reply matched one of the organisation’s own keywords'),
 });
 
 async function respondWithConsent(
@@ -194,8 +237,23 @@ export const consentRoutes: RouteDef[] = [
       const change: Partial<ConsentSettings> = {
         ...b,
         programs: { ...cur.programs, ...b.programs },
+        keywords: { ...cur.keywords, ...b.keywords },
       };
       return rt.consent.setSettings(principal(req).orgId, change, actor(req));
+    },
+  },
+  {
+    method: 'POST',
+    url: '/v1/consent-settings/classify',
+    access: { roles: ['admin', 'auditor'], scopes: ['consent:read'] },
+    summary:
+      'How the inbound path reads a reply: the standard keywords and classifier plus the organisation’s own keywords (nothing is stored or logged)',
+    schema: { body: classifyBody, response: { 200: classifyView, ...errors } },
+    handler: async (rt, req) => {
+      const b = req.body as z.infer<typeof classifyBody>;
+      const saved = (await rt.consent.settings(principal(req).orgId)).keywords;
+      const keywords = b.keywords ? validateCustomKeywords({ ...saved, ...b.keywords }) : saved;
+      return classifyWithCustomKeywords(b.text, keywords);
     },
   },
 ];
