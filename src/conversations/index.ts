@@ -21,7 +21,7 @@
  */
 import { sql } from 'kysely';
 import type { Db, Store } from '../store/index.js';
-import { appendAudit, type Actor } from '../audit/index.js';
+import { appendAudit, type Actor, type AuditEntry } from '../audit/index.js';
 import { decrypt, encrypt, rowAad, type Keyring } from '../crypto/index.js';
 import { AppError } from '../errors/index.js';
 import { newId } from '../ids/index.js';
@@ -541,24 +541,18 @@ export class Conversations {
     actor: Actor,
   ): Promise<{ id: string; lastReadAt: string }> {
     const now = this.now();
-    await this.store.transaction(async (tx) => {
-      const r = await tx
-        .updateTable('conversations')
-        .set({ last_read_at: now, updated_at: now })
-        .where('org_id', '=', orgId)
-        .where('id', '=', id)
-        .executeTakeFirst();
-      if (Number(r.numUpdatedRows) === 0) throw new AppError('not_found', 'No such conversation.');
-      await appendAudit(tx, this.store.dialect, [
-        {
-          orgId,
-          actor,
-          action: 'conversation.marked_read',
-          targetType: 'conversation',
-          targetId: id,
-        },
-      ]);
-    });
+    await this.change(
+      orgId,
+      id,
+      { last_read_at: now, updated_at: now },
+      {
+        orgId,
+        actor,
+        action: 'conversation.marked_read',
+        targetType: 'conversation',
+        targetId: id,
+      },
+    );
     return { id, lastReadAt: iso(now)! };
   }
 
@@ -575,30 +569,42 @@ export class Conversations {
       if (!u || u.disabled) throw new AppError('user_not_found');
       assignee = { id: u.id, email: u.email };
     }
-    const now = this.now();
-    await this.store.transaction(async (tx) => {
-      const r = await tx
-        .updateTable('conversations')
-        .set({ assignee_id: userId, updated_at: now })
-        .where('org_id', '=', orgId)
-        .where('id', '=', id)
-        .executeTakeFirst();
-      if (Number(r.numUpdatedRows) === 0) throw new AppError('not_found', 'No such conversation.');
-      await appendAudit(tx, this.store.dialect, [
-        {
-          orgId,
-          actor,
-          action: 'conversation.assigned',
-          targetType: 'conversation',
-          targetId: id,
-          details: { assignee: userId },
-        },
-      ]);
-    });
+    await this.change(
+      orgId,
+      id,
+      { assignee_id: userId, updated_at: this.now() },
+      {
+        orgId,
+        actor,
+        action: 'conversation.assigned',
+        targetType: 'conversation',
+        targetId: id,
+        details: { assignee: userId },
+      },
+    );
     return { id, assignee };
   }
 
   // ---------------------------------------------------------------------------------------
+
+  /** Changes one conversation row and audits it in one transaction; 404 if there is none. */
+  private async change(
+    orgId: string,
+    id: string,
+    set: { last_read_at?: number; assignee_id?: string | null; updated_at: number },
+    audit: AuditEntry,
+  ): Promise<void> {
+    await this.store.transaction(async (tx) => {
+      const r = await tx
+        .updateTable('conversations')
+        .set(set)
+        .where('org_id', '=', orgId)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) === 0) throw new AppError('not_found', 'No such conversation.');
+      await appendAudit(tx, this.store.dialect, [audit]);
+    });
+  }
 
   private async row(orgId: string, id: string): Promise<Row> {
     const r = await this.store.db
