@@ -210,7 +210,8 @@ export function consoleSuite(opts: {
   let discard = () => {};
   beforeAll(async () => {
     suite.t = await openTestRuntime({
-      env: { PORT: '0', HOST: '127.0.0.1', ...opts.env },
+      // Loopback and a port of its own are openTestRuntime's defaults.
+      ...(opts.env ? { env: opts.env } : {}),
       ...(opts.runtime ? { runtime: opts.runtime } : {}),
     });
     suite.orgId = (await suite.t.rt.orgs.create('Lakeside Clinic', SYSTEM_ACTOR)).orgId;
