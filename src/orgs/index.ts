@@ -511,6 +511,9 @@ export class Organisations {
     changes: SenderChanges,
     actor: Actor,
   ): Promise<Sender> {
+    if (Object.values(changes).every((v) => v === undefined)) {
+      throw new AppError('validation_failed', 'Nothing to change.');
+    }
     const current = (await this.senders(orgId)).find((x) => x.id === senderId);
     if (!current) throw new AppError('not_found', 'No such sender.');
     const next = {

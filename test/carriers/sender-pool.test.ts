@@ -116,6 +116,9 @@ describe.each(DIALECTS)('sender pools and sender changes on %s', (dialect) => {
     expect(errorCode(await admin.call('PATCH', '/v1/senders/snd_nope', { mps: 2 }))).toBe(
       'not_found',
     );
+    const empty = await admin.call('PATCH', `/v1/senders/${s.id}`, {});
+    expect(empty.status).toBe(400);
+    expect(errorCode(empty)).toBe('validation_failed');
     expect((await staff.call('PATCH', `/v1/senders/${s.id}`, { mps: 2 })).status).toBe(403);
     const audit = await t.rt.store.db
       .selectFrom('audit_events')
