@@ -33,7 +33,8 @@ const LEASE_MS = 2000;
 /** Low enough that the worker falls behind and a batch of 200 takes ~0.7 s to submit, so the
  * kill usually lands inside one (a lost acknowledgement), yet 3000 messages drain in ~10 s. */
 const MPS = 300;
-const BATCH = DEFAULT_WORKER_OPTIONS.batchSize;
+/** The duplicate window: the batches a worker has out at once (docs/durability.md). */
+const IN_FLIGHT = DEFAULT_WORKER_OPTIONS.batchSize * DEFAULT_WORKER_OPTIONS.batchesInFlight;
 
 interface SimLine {
   messageId: string;
@@ -365,24 +366,25 @@ describe('durability across SIGKILL (SQLite, child process)', () => {
     // Every message that got a 202 (before or after the crash) reached the carrier.
     const missing = [...idOf.values()].filter((id) => !per1.has(id) && !per2.has(id));
     expect(missing).toEqual([]);
-    // Across the crash: submitted again only if it was in the batch in flight when the process
-    // died. That batch's submissions are the tail of the first log: the worker claims the next
-    // batch only after the previous one's results are committed.
+    // Across the crash: submitted again only if it was in a batch in flight when the process
+    // died. Those batches' submissions are the tail of the first log: the worker claims a new
+    // batch only after the older in-flight one's results are all committed.
     const duplicates = [...per1.keys()].filter((id) => per2.has(id));
-    const tail = new Set(sim1Final.slice(-BATCH).map((l) => l.messageId));
+    const tail = new Set(sim1Final.slice(-IN_FLIGHT).map((l) => l.messageId));
     console.log(
       `[durability] carrier submissions: ${sim1Final.length} before the crash, ${sim2.length} after; ` +
-        `duplicates across the crash: ${duplicates.length} (bound: one batch = ${BATCH}); ` +
+        `duplicates across the crash: ${duplicates.length} (bound: the batches in flight = ${IN_FLIGHT}); ` +
         `claimed twice: ${messages.filter((m) => m.attempts > 1).length}; ` +
         `statuses ${JSON.stringify(Object.fromEntries(statuses))}; ` +
         `drained ${drainedAt - t0} ms after start`,
     );
-    expect(duplicates.length).toBeLessThanOrEqual(BATCH);
+    expect(duplicates.length).toBeLessThanOrEqual(IN_FLIGHT);
     expect(duplicates.filter((id) => !tail.has(id))).toEqual([]);
     // The queue agrees: a job is claimed again only when the dead worker's claim was never
-    // completed, so only messages of that one batch were claimed twice, duplicates among them.
+    // completed, so only messages of the batches in flight were claimed twice, duplicates
+    // among them.
     const reclaimed = new Set(messages.filter((m) => m.attempts > 1).map((m) => m.id));
-    expect(reclaimed.size).toBeLessThanOrEqual(BATCH);
+    expect(reclaimed.size).toBeLessThanOrEqual(IN_FLIGHT);
     expect(messages.every((m) => m.attempts <= 2)).toBe(true);
     expect(duplicates.filter((id) => !reclaimed.has(id))).toEqual([]);
 

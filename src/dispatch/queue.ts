@@ -54,15 +54,37 @@ export async function claimJobs(
   if (dialect === 'postgres') q = q.forUpdate().skipLocked();
   const rows = await q.execute();
   if (rows.length === 0) return [];
-  for (const r of rows) {
+  // One UPDATE per organisation and chunk, not one per job: each job's attempts go up by one.
+  for (const [orgId, ids] of idsByOrg(
+    rows.map((r) => ({ orgId: r.org_id, messageId: r.message_id })),
+  )) {
     await tx
       .updateTable('dispatch_jobs')
-      .set({ lease_owner: owner, lease_until: now + leaseMs, attempts: r.attempts + 1 })
-      .where('org_id', '=', r.org_id)
-      .where('message_id', '=', r.message_id)
+      .set((eb) => ({
+        lease_owner: owner,
+        lease_until: now + leaseMs,
+        attempts: eb('attempts', '+', 1),
+      }))
+      .where('org_id', '=', orgId)
+      .where('message_id', 'in', ids)
       .execute();
   }
   return rows.map((r) => ({ orgId: r.org_id, messageId: r.message_id, attempts: r.attempts + 1 }));
+}
+
+/** Job ids grouped by organisation, in chunks small enough for one statement each. */
+function idsByOrg(jobs: readonly JobKey[], chunk = 500): [string, string[]][] {
+  const byOrg = new Map<string, string[]>();
+  for (const j of jobs) {
+    const ids = byOrg.get(j.orgId);
+    if (ids) ids.push(j.messageId);
+    else byOrg.set(j.orgId, [j.messageId]);
+  }
+  const out: [string, string[]][] = [];
+  for (const [orgId, ids] of byOrg) {
+    for (let i = 0; i < ids.length; i += chunk) out.push([orgId, ids.slice(i, i + chunk)]);
+  }
+  return out;
 }
 
 /**
@@ -70,11 +92,11 @@ export async function claimJobs(
  * another worker has since claimed is left to that worker.
  */
 export async function completeJobs(tx: Db, owner: string, jobs: readonly JobKey[]): Promise<void> {
-  for (const j of jobs) {
+  for (const [orgId, ids] of idsByOrg(jobs)) {
     await tx
       .deleteFrom('dispatch_jobs')
-      .where('org_id', '=', j.orgId)
-      .where('message_id', '=', j.messageId)
+      .where('org_id', '=', orgId)
+      .where('message_id', 'in', ids)
       .where('lease_owner', '=', owner)
       .execute();
   }

@@ -7,7 +7,7 @@
  *
  * Delivery is at least once: if the process dies after the carrier accepted a message but
  * before the result was committed, the lease expires and the message is submitted again.
- * That window is one batch of in-flight submissions (docs/durability.md).
+ * That window is the batches in flight (`batchesInFlight`, docs/durability.md).
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -45,6 +45,8 @@ import type { DispatchCandidate, DispatchHold, HeldBy } from '../consent/send-ru
 
 export interface WorkerOptions {
   batchSize: number;
+  /** Claimed batches worked on at once (the next is claimed while one is out). */
+  batchesInFlight: number;
   leaseMs: number;
   maxAttempts: number;
   /** How long to sleep when the queue is empty. */
@@ -62,6 +64,7 @@ export interface WorkerOptions {
 
 export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
   batchSize: 200,
+  batchesInFlight: 2,
   leaseMs: 60_000,
   maxAttempts: 8,
   idlePollMs: 100,
@@ -201,48 +204,70 @@ export class DispatchWorker {
   }
 
   private async run(): Promise<void> {
-    while (this.running) {
-      let claimed: ClaimedJob[] = [];
-      try {
-        claimed = await this.store.transaction(async (tx) => {
-          const jobs = await claimJobs(
-            tx,
-            this.store.dialect,
-            this.owner,
-            this.opts.batchSize,
-            this.opts.leaseMs,
-          );
-          await this.messaging.setStatusInTx(
-            tx,
-            jobs.map((j) => ({ orgId: j.orgId, id: j.messageId, status: 'sending' })),
-          );
-          return jobs;
-        });
-      } catch (e) {
-        this.log.error({ err: errorSummary(e) }, 'claiming jobs failed');
+    const active = new Set<Promise<void>>();
+    // A batch paced by a slow sender can outlast the lease: renew it while we work, so no
+    // other worker takes these jobs from a live one.
+    const renewal = setInterval(() => {
+      if (active.size === 0) return;
+      renewLeases(this.store.db, this.owner, this.opts.leaseMs).catch((e: unknown) =>
+        this.log.error({ err: errorSummary(e) }, 'renewing leases failed'),
+      );
+    }, this.opts.leaseMs / 3);
+    try {
+      while (this.running) {
+        if (active.size >= this.opts.batchesInFlight) {
+          await Promise.race(active);
+          continue;
+        }
+        const claimed = await this.claim();
+        if (claimed.length === 0) {
+          await this.idle.sleep(this.opts.idlePollMs);
+          continue;
+        }
+        // The next batch is claimed while this one's submissions are out, so the carrier's
+        // send window does not run dry between batches.
+        const work = this.work(claimed).finally(() => active.delete(work));
+        active.add(work);
       }
-      if (claimed.length === 0) {
-        await this.idle.sleep(this.opts.idlePollMs);
-        continue;
-      }
-      // A batch paced by a slow sender can outlast the lease: renew it while we work, so no
-      // other worker takes these jobs from a live one.
-      const renewal = setInterval(() => {
-        renewLeases(this.store.db, this.owner, this.opts.leaseMs).catch((e: unknown) =>
-          this.log.error({ err: errorSummary(e) }, 'renewing leases failed'),
+    } finally {
+      await Promise.all(active);
+      clearInterval(renewal);
+    }
+  }
+
+  /** Leases the next due jobs and marks their messages `sending`; none on failure. */
+  private async claim(): Promise<ClaimedJob[]> {
+    try {
+      return await this.store.transaction(async (tx) => {
+        const jobs = await claimJobs(
+          tx,
+          this.store.dialect,
+          this.owner,
+          this.opts.batchSize,
+          this.opts.leaseMs,
         );
-      }, this.opts.leaseMs / 3);
-      try {
-        const pre = await this.prepare(claimed);
-        await Promise.all(
-          claimed.map((job) => this.submit(job, pre).then((o) => this.outcomes.submit(o))),
+        await this.messaging.setStatusInTx(
+          tx,
+          jobs.map((j) => ({ orgId: j.orgId, id: j.messageId, status: 'sending' })),
         );
-      } catch (e) {
-        // The results were not recorded; the jobs are claimed again when the lease expires.
-        this.log.error({ err: errorSummary(e) }, 'recording dispatch results failed');
-      } finally {
-        clearInterval(renewal);
-      }
+        return jobs;
+      });
+    } catch (e) {
+      this.log.error({ err: errorSummary(e) }, 'claiming jobs failed');
+      return [];
+    }
+  }
+
+  /** Submits a claimed batch and records every outcome. Never rejects. */
+  private async work(claimed: readonly ClaimedJob[]): Promise<void> {
+    try {
+      const pre = await this.prepare(claimed);
+      await Promise.all(
+        claimed.map((job) => this.submit(job, pre).then((o) => this.outcomes.submit(o))),
+      );
+    } catch (e) {
+      // The results were not recorded; the jobs are claimed again when the lease expires.
+      this.log.error({ err: errorSummary(e) }, 'recording dispatch results failed');
     }
   }
 
@@ -592,8 +617,12 @@ export class DispatchWorker {
     return this.store.transaction(async (tx) => {
       const applied: boolean[] = [];
       const changes: StatusChange[] = [];
+      const found = await this.messaging.findByCarrierIds(
+        tx,
+        batch.map((r) => r.carrierMessageId),
+      );
       for (const r of batch) {
-        const m = await this.messaging.findByCarrierId(tx, r.carrierMessageId);
+        const m = found.get(r.carrierMessageId);
         if (!m || m.status !== 'sent') {
           // Unknown yet (still being recorded), or already final: nothing to do now.
           applied.push(Boolean(m && m.status !== 'sending'));

@@ -16,7 +16,7 @@ import type { KeyringService, Organisations } from '../orgs/index.js';
 import { enqueueJobs, removeUnclaimedJob } from '../dispatch/queue.js';
 import { enqueueWebhooks, type OutboxEvent } from '../webhooks/outbox.js';
 import { countSegments, type Encoding } from './segments.js';
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { MessagesTable } from '../store/schema.js';
 import type { AcceptPlan, HeldBy } from '../consent/send-rules.js';
 import type { PendingCaps } from '../consent/caps.js';
@@ -1024,16 +1024,16 @@ export class Messaging {
   async setStatusInTx(tx: Db, changes: readonly StatusChange[], now = Date.now()): Promise<void> {
     const events: OutboxEvent[] = [];
     // Changes that write the same values (a claimed batch going to `sending`, receipts going
-    // to `delivered`) are one statement per organisation and 500 ids.
+    // to `delivered`, a batch going to `sent` but for each one's carrier id) are one
+    // statement per organisation and 500 ids.
     const groups = new Map<
       string,
-      { orgId: string; set: Record<string, unknown>; ids: string[] }
+      { orgId: string; set: Record<string, unknown>; ids: string[]; carrierIds: string[] }
     >();
     for (const c of changes) {
       const set = {
         status: c.status,
         updated_at: now,
-        ...(c.carrierMessageId !== undefined ? { carrier_message_id: c.carrierMessageId } : {}),
         ...(c.failureCode !== undefined ? { failure_code: c.failureCode } : {}),
         ...(c.failureReason !== undefined ? { failure_reason: c.failureReason } : {}),
         ...(c.attempts !== undefined ? { attempts: c.attempts } : {}),
@@ -1043,10 +1043,12 @@ export class Messaging {
         ...(c.status === 'sent' ? { sent_at: now } : {}),
         ...(c.status === 'delivered' ? { delivered_at: now } : {}),
       };
-      const key = `${c.orgId}|${JSON.stringify(set)}`;
-      const g = groups.get(key);
-      if (g) g.ids.push(c.id);
-      else groups.set(key, { orgId: c.orgId, set, ids: [c.id] });
+      const withCarrierId = c.carrierMessageId !== undefined;
+      const key = `${c.orgId}|${withCarrierId}|${JSON.stringify(set)}`;
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { orgId: c.orgId, set, ids: [], carrierIds: [] }));
+      g.ids.push(c.id);
+      if (withCarrierId) g.carrierIds.push(c.carrierMessageId!);
       if (c.status !== 'sending' && (await this.orgs.hasWebhook(c.orgId, tx))) {
         events.push({
           orgId: c.orgId,
@@ -1063,9 +1065,18 @@ export class Messaging {
     for (const g of groups.values()) {
       for (let i = 0; i < g.ids.length; i += 500) {
         const ids = g.ids.slice(i, i + 500);
+        const carrierIds = g.carrierIds.slice(i, i + 500);
         await tx
           .updateTable('messages')
           .set(g.set)
+          .$if(carrierIds.length > 0, (q) =>
+            q.set({
+              carrier_message_id: sql<string>`case id ${sql.join(
+                ids.map((id, k) => sql`when ${id} then ${carrierIds[k]}`),
+                sql` `,
+              )} end`,
+            }),
+          )
           .where('org_id', '=', g.orgId)
           .$if(ids.length === 1, (q) => q.where('id', '=', ids[0]!))
           .$if(ids.length > 1, (q) => q.where('id', 'in', ids))
@@ -1090,17 +1101,33 @@ export class Messaging {
     return out;
   }
 
-  /** Finds the message a carrier receipt refers to. */
-  async findByCarrierId(
+  /**
+   * The messages with these carrier ids (for delivery receipts), by carrier id, in one query
+   * per 500 ids; an id no message has is absent.
+   */
+  async findByCarrierIds(
     tx: Db,
-    carrierMessageId: string,
-  ): Promise<{ orgId: string; id: string; status: MessageStatus } | null> {
-    const r = await tx
-      .selectFrom('messages')
-      .select(['org_id', 'id', 'status'])
-      .where('carrier_message_id', '=', carrierMessageId)
-      .executeTakeFirst();
-    return r ? { orgId: r.org_id, id: r.id, status: r.status as MessageStatus } : null;
+    carrierMessageIds: readonly string[],
+  ): Promise<Map<string, { orgId: string; id: string; status: MessageStatus }>> {
+    const out = new Map<string, { orgId: string; id: string; status: MessageStatus }>();
+    const unique = [...new Set(carrierMessageIds)];
+    for (let i = 0; i < unique.length; i += 500) {
+      const rows = await tx
+        .selectFrom('messages')
+        .select(['org_id', 'id', 'status', 'carrier_message_id'])
+        .where('carrier_message_id', 'in', unique.slice(i, i + 500))
+        .execute();
+      for (const r of rows) {
+        if (!out.has(r.carrier_message_id!)) {
+          out.set(r.carrier_message_id!, {
+            orgId: r.org_id,
+            id: r.id,
+            status: r.status as MessageStatus,
+          });
+        }
+      }
+    }
+    return out;
   }
 
   /**

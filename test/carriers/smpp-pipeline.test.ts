@@ -93,3 +93,61 @@ describe('TIDINGS_CARRIER=smpp end to end', () => {
     ).rejects.toMatchObject({ code: 'recipient_opted_out' });
   });
 });
+
+describe('dispatch over SMPP with batches in flight', () => {
+  it('claims the next batch while one is unanswered, and no more than batchesInFlight', async () => {
+    const peer = await new SmscPeer({ receipts: 'none' }).start();
+    const t = await openTestRuntime({
+      env: { TIDINGS_CARRIER: 'smpp', TIDINGS_SMPP_URL: peer.url, TIDINGS_SMPP_WINDOW: '50' },
+      runtime: { worker: { batchSize: 5, batchesInFlight: 2 } },
+    });
+    try {
+      const { orgId } = await t.rt.orgs.create('Batch Clinic', SYSTEM_ACTOR);
+      const ids: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        const { message } = await t.rt.send(orgId, SYSTEM_ACTOR, {
+          to: `+1617555${String(150 + i).padStart(4, '0')}`,
+          body: 'Lakeside Clinic: see you on Tuesday.',
+          program: 'care',
+        });
+        ids.push(message.id);
+      }
+      peer.holdAnswers = true;
+      const held = () => (peer as unknown as { held: unknown[] }).held.length;
+      t.rt.startWorkers();
+      // Two batches of 5 are submitted although the first is not answered yet.
+      await waitFor(() => held() === 10);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(held()).toBe(10);
+      const leased = await t.rt.store.db
+        .selectFrom('dispatch_jobs')
+        .select('message_id')
+        .where('lease_owner', 'is not', null)
+        .execute();
+      expect(leased).toHaveLength(10);
+      peer.releaseHeld();
+      await waitFor(async () => {
+        const rows = await t.rt.store.db
+          .selectFrom('messages')
+          .select(['status', 'carrier_message_id'])
+          .where('id', 'in', ids)
+          .execute();
+        return rows.every((r) => r.status === 'sent') ? rows : undefined;
+      });
+      // Each message kept the carrier id the SMSC gave it (one statement records a batch).
+      const rows = await t.rt.store.db
+        .selectFrom('messages')
+        .select(['id', 'carrier_message_id'])
+        .where('id', 'in', ids)
+        .execute();
+      const byCarrierId = new Map(peer.submits.map((s) => [s.messageId, s.to]));
+      const toOf = new Map(
+        ids.map((id, i) => [id, `1617555${String(150 + i).padStart(4, '0')}`] as const),
+      );
+      for (const r of rows) expect(byCarrierId.get(r.carrier_message_id!)).toBe(toOf.get(r.id));
+    } finally {
+      await t.cleanup();
+      await peer.stop();
+    }
+  });
+});
