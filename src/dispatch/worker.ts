@@ -115,6 +115,14 @@ interface Receipt {
   errorCode?: string | undefined;
 }
 
+/**
+ * How long a submission's result or a receipt waits for others to share its commit. Results
+ * come back a few at a time (a send window's worth, or less); without the wait each few
+ * would pay a commit of their own, which at a window of 10 costs more than the rest of
+ * the pipeline (docs/performance.md).
+ */
+const RECORD_LINGER_MS = 5;
+
 /** How often, and how long apart, a receipt that found no sent message is tried again. */
 const RECEIPT_RETRIES = 10;
 const RECEIPT_RETRY_MS = 500;
@@ -165,8 +173,18 @@ export class DispatchWorker {
       threshold: this.opts.breakerThreshold,
       openMs: this.opts.breakerOpenMs,
     });
-    this.outcomes = new GroupCommitter((batch) => this.commitOutcomes(batch), 500);
-    this.receipts = new GroupCommitter((batch) => this.commitReceipts(batch), 500);
+    this.outcomes = new GroupCommitter(
+      (batch) => this.commitOutcomes(batch),
+      500,
+      undefined,
+      RECORD_LINGER_MS,
+    );
+    this.receipts = new GroupCommitter(
+      (batch) => this.commitReceipts(batch),
+      500,
+      undefined,
+      RECORD_LINGER_MS,
+    );
     this.consentChecks = new GroupCommitter(
       (items) => this.consent!.check(this.store.db, items),
       500,

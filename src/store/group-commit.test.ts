@@ -39,4 +39,33 @@ describe('GroupCommitter', () => {
     fail = false;
     expect(await gc.submit(3)).toBe(3);
   });
+
+  it('with a linger, waits for items arriving over several turns, or until maxBatch wait', async () => {
+    const batches: number[][] = [];
+    const committer = (lingerMs: number) =>
+      new GroupCommitter<number, void>(
+        async (items) => {
+          batches.push(items);
+          return items.map(() => undefined);
+        },
+        4,
+        undefined,
+        lingerMs,
+      );
+    const gc = committer(1_000);
+    const a = gc.submit(1);
+    await new Promise((r) => setTimeout(r, 5));
+    const b = gc.submit(2);
+    await Promise.all([a, b]);
+    // Several turns of the event loop apart, yet one commit; without the linger, two.
+    expect(batches).toEqual([[1, 2]]);
+    // A full batch is committed at once: waiting out this linger would time the test out.
+    const full = committer(600_000);
+    await Promise.all([3, 4, 5, 6].map((i) => full.submit(i)));
+    expect(batches).toEqual([
+      [1, 2],
+      [3, 4, 5, 6],
+    ]);
+    await full.idle();
+  });
 });

@@ -17,24 +17,42 @@ export class GroupCommitter<T, R> {
   private running = false;
   private scheduled = false;
   private idleWaiters: (() => void)[] = [];
+  private lingerTimer: NodeJS.Timeout | undefined;
 
   /**
    * @param commit writes a whole batch in one transaction and returns one result per item,
    *   in order; if it throws, every item of the batch is rejected with that error.
+   * @param lingerMs how long the first item of a batch waits for others before the commit
+   *   (unless `maxBatch` are waiting sooner). 0: only those that arrive in the same turn of
+   *   the event loop join it, for callers whose latency matters (an API request waits on it).
    */
   constructor(
     private readonly commit: (items: T[]) => Promise<R[]>,
     private readonly maxBatch = 500,
     private readonly onBatch?: (size: number) => void,
+    private readonly lingerMs = 0,
   ) {}
 
   submit(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      if (!this.running && !this.scheduled) {
-        this.scheduled = true;
-        // Let every request already read from the sockets in this turn join the batch.
+      if (this.running) return;
+      if (this.lingerTimer && this.queue.length >= this.maxBatch) {
+        // A full batch need not wait for the rest of the linger.
+        clearTimeout(this.lingerTimer);
+        this.lingerTimer = undefined;
         setImmediate(() => void this.drain());
+      } else if (!this.scheduled) {
+        this.scheduled = true;
+        if (this.lingerMs > 0) {
+          this.lingerTimer = setTimeout(() => {
+            this.lingerTimer = undefined;
+            void this.drain();
+          }, this.lingerMs);
+        } else {
+          // Let every request already read from the sockets in this turn join the batch.
+          setImmediate(() => void this.drain());
+        }
       }
     });
   }
