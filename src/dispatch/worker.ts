@@ -116,10 +116,11 @@ interface Receipt {
 }
 
 /**
- * How long a submission's result or a receipt waits for others to share its commit. Results
- * come back a few at a time (a send window's worth, or less); without the wait each few
- * would pay a commit of their own, which at a window of 10 costs more than the rest of
- * the pipeline (docs/performance.md).
+ * How long a submission's result or a receipt waits for others to share its commit while
+ * submissions are still out. Results come back a few at a time (a send window's worth, or
+ * less); without the wait each few would pay a commit of their own, which at a window of 10
+ * costs more than the rest of the pipeline (docs/performance.md). With nothing else out
+ * (light traffic) there is nothing to wait for, and the commit is immediate.
  */
 const RECORD_LINGER_MS = 5;
 
@@ -151,6 +152,8 @@ export class DispatchWorker {
   /** The last consent check before submission, shared by the messages reaching it together. */
   private readonly consentChecks: GroupCommitter<GateItem, GateVerdict>;
   private readonly opts: WorkerOptions;
+  /** Submissions started and not yet finished (their results lingered for, see above). */
+  private submitting = 0;
   private depthTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -177,13 +180,13 @@ export class DispatchWorker {
       (batch) => this.commitOutcomes(batch),
       500,
       undefined,
-      RECORD_LINGER_MS,
+      () => (this.submitting > 0 ? RECORD_LINGER_MS : 0),
     );
     this.receipts = new GroupCommitter(
       (batch) => this.commitReceipts(batch),
       500,
       undefined,
-      RECORD_LINGER_MS,
+      () => (this.submitting > 0 ? RECORD_LINGER_MS : 0),
     );
     this.consentChecks = new GroupCommitter(
       (items) => this.consent!.check(this.store.db, items),
@@ -280,8 +283,13 @@ export class DispatchWorker {
   private async work(claimed: readonly ClaimedJob[]): Promise<void> {
     try {
       const pre = await this.prepare(claimed);
+      this.submitting += claimed.length;
       await Promise.all(
-        claimed.map((job) => this.submit(job, pre).then((o) => this.outcomes.submit(o))),
+        claimed.map((job) =>
+          this.submit(job, pre)
+            .finally(() => (this.submitting -= 1))
+            .then((o) => this.outcomes.submit(o)),
+        ),
       );
     } catch (e) {
       // The results were not recorded; the jobs are claimed again when the lease expires.

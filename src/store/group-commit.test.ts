@@ -50,7 +50,7 @@ describe('GroupCommitter', () => {
         },
         4,
         undefined,
-        lingerMs,
+        () => lingerMs,
       );
     const gc = committer(1_000);
     const a = gc.submit(1);

@@ -23,14 +23,15 @@ export class GroupCommitter<T, R> {
    * @param commit writes a whole batch in one transaction and returns one result per item,
    *   in order; if it throws, every item of the batch is rejected with that error.
    * @param lingerMs how long the first item of a batch waits for others before the commit
-   *   (unless `maxBatch` are waiting sooner). 0: only those that arrive in the same turn of
-   *   the event loop join it, for callers whose latency matters (an API request waits on it).
+   *   (unless `maxBatch` are waiting sooner), asked when that item arrives. 0: only those
+   *   that arrive in the same turn of the event loop join it, for callers whose latency
+   *   matters (an API request waits on it).
    */
   constructor(
     private readonly commit: (items: T[]) => Promise<R[]>,
     private readonly maxBatch = 500,
     private readonly onBatch?: (size: number) => void,
-    private readonly lingerMs = 0,
+    private readonly lingerMs: () => number = () => 0,
   ) {}
 
   submit(item: T): Promise<R> {
@@ -44,11 +45,12 @@ export class GroupCommitter<T, R> {
         setImmediate(() => void this.drain());
       } else if (!this.scheduled) {
         this.scheduled = true;
-        if (this.lingerMs > 0) {
+        const linger = this.lingerMs();
+        if (linger > 0) {
           this.lingerTimer = setTimeout(() => {
             this.lingerTimer = undefined;
             void this.drain();
-          }, this.lingerMs);
+          }, linger);
         } else {
           // Let every request already read from the sockets in this turn join the batch.
           setImmediate(() => void this.drain());
