@@ -343,6 +343,81 @@ for (const dialect of DIALECTS) {
       expect((await provider.call('POST', '/v1/break-glass', { reason })).status).toBe(403);
     });
 
+    it('opens secure content to a live grant only, naming the grant in the audit of each read', async () => {
+      const userId = await person('bg.front@clinic.example', 'staff');
+      const { c } = await enrolled('bg.front@clinic.example');
+      const BODY = 'Your biopsy results are ready to discuss with Dr Lee';
+      const sec = await t.rt.portal.createSecureMessage(orgId, SYSTEM_ACTOR, {
+        to: '+16175550188',
+        body: BODY,
+        program: 'care',
+        verify: 'dob',
+        dob: '1980-03-27',
+      });
+      const id = sec.secureMessage.id;
+      const read = async () =>
+        (await c.call<{ body?: string }>('GET', `/v1/secure-messages/${id}`)).json.body;
+      const replies = async () => (await c.call('GET', `/v1/secure-messages/${id}/replies`)).status;
+      const list = await c.call<{ data: { id: string; lastActivityAt: string }[] }>(
+        'GET',
+        '/v1/conversations',
+      );
+      const conversationId = list.json.data[0]!.id;
+      const thread = async () =>
+        (
+          await c.call<{ secureContent: boolean; items: { type: string; body?: string }[] }>(
+            'GET',
+            `/v1/conversations/${conversationId}`,
+          )
+        ).json;
+      expect(await read()).toBeUndefined();
+      expect(await replies()).toBe(403);
+      expect((await thread()).secureContent).toBe(false);
+
+      const grant = await c.call<{ id: string }>('POST', '/v1/break-glass', {
+        reason: 'Covering for Dr Lee; the patient called about the results',
+        minutes: 5,
+      });
+      expect(grant.status).toBe(201);
+      expect(await read()).toBe(BODY);
+      expect(await replies()).toBe(200);
+      const open = await thread();
+      expect(open.secureContent).toBe(true);
+      expect(open.items.find((i) => i.type === 'secure')?.body).toBe(BODY);
+      const reads = await t.rt.store.db
+        .selectFrom('audit_events')
+        .select(['action', 'details'])
+        .where('org_id', '=', orgId)
+        .where('actor_id', '=', userId)
+        .where('action', 'in', [
+          'secure_message.read',
+          'secure_message.replies_read',
+          'conversation.read',
+        ])
+        .execute();
+      const named = reads.filter(
+        (r) => (JSON.parse(r.details) as { breakGlass?: string }).breakGlass === grant.json.id,
+      );
+      // The message read, the replies read, the thread read and the secure message in it.
+      expect(named.map((r) => r.action).sort()).toEqual([
+        'conversation.read',
+        'secure_message.read',
+        'secure_message.read',
+        'secure_message.replies_read',
+      ]);
+
+      // Another staff member cannot end it; its holder can, and the content closes at once.
+      await person('bg.other@clinic.example', 'staff');
+      const { c: other } = await enrolled('bg.other@clinic.example');
+      const foreign = await other.call('POST', `/v1/break-glass/${grant.json.id}/end`);
+      expect(foreign.status).toBe(404);
+      expect((await c.call('POST', `/v1/break-glass/${grant.json.id}/end`)).status).toBe(204);
+      expect(await read()).toBeUndefined();
+      expect(await replies()).toBe(403);
+      expect((await thread()).secureContent).toBe(false);
+      expect((await c.call('POST', `/v1/break-glass/${grant.json.id}/end`)).status).toBe(404);
+    });
+
     it('limits an API key to its scopes and refuses it after it expires', async () => {
       const readOnly = await t.rt.apiKeys.create(
         orgId,

@@ -237,6 +237,27 @@ describe.skipIf(!READY)('console conversations in headless Chromium', () => {
     await page.getByRole('heading', { name: 'History' }).waitFor();
     expect(await page.locator('table').first().textContent()).toContain('Opted out');
 
+    // Emergency access from the thread: with a reason, it is granted and the content shows.
+    await nav.getByRole('link', { name: 'Conversations' }).click();
+    await entry(page, '0132').getByRole('button').click();
+    const again = page.getByRole('region', { name: /Conversation with •••• 0132/ });
+    await again.waitFor();
+    expect(await again.locator('.withheld').count()).toBe(2);
+    await again.getByRole('button', { name: 'Emergency access' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Emergency access' });
+    await dialog
+      .getByLabel('Reason')
+      .fill('The patient is on the phone about results; provider out');
+    await dialog.getByRole('button', { name: 'Request access' }).click();
+    await dialog.getByTestId('break-glass-granted').waitFor();
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await waitFor(async () =>
+      (await again.locator('.withheld').count()) === 0 ? true : undefined,
+    );
+    expect(await again.textContent()).toContain(SECRET);
+    expect(await again.textContent()).toContain(PORTAL_REPLY);
+    expect(await axeViolations(page)).toEqual([]);
+
     // Nothing about the patients in the address bar or browser storage.
     const stored = await page.evaluate<string>(
       'JSON.stringify([location.href, Object.entries(sessionStorage), Object.entries(localStorage)])',

@@ -131,7 +131,9 @@ describe.each(DIALECTS)('retention and risk on %s', (dialect) => {
     expect(early[0]!.counts.secureMessages).toBe(0);
     const done = await retentionAt(8 * DAY).run({ orgId });
     expect(done[0]!.counts.secureMessages).toBe(1);
-    const v = await t.rt.portal.getSecureMessage(orgId, secureMessage.id, ACTOR, true);
+    const v = await t.rt.portal.getSecureMessage(orgId, secureMessage.id, ACTOR, {
+      content: true,
+    });
     expect(v.status).toBe('expired');
     expect(v.body).toBe('');
     expect((await t.rt.audit.verify({ orgId })).ok).toBe(true);

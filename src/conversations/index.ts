@@ -41,7 +41,7 @@ import {
   securePage,
   type SecureStatus,
 } from '../portal/index.js';
-import type { UserView } from '../identity/index.js';
+import type { SecureContentAccess, UserView } from '../identity/index.js';
 
 export type ConsentState = 'opted_in' | 'opted_out' | 'pending' | 'none';
 
@@ -382,9 +382,13 @@ export class Conversations {
     orgId: string,
     id: string,
     actor: Actor,
-    withSecureContent: boolean,
+    access: SecureContentAccess,
     opts: ThreadOptions = { limit: 50 },
   ): Promise<ConversationThread> {
+    const withSecureContent = access.content;
+    const breakGlass: Record<string, string> = access.breakGlassGrantId
+      ? { breakGlass: access.breakGlassGrantId }
+      : {};
     let bounds: (string | undefined)[] = [undefined, undefined, undefined, undefined];
     if (opts.before !== undefined) {
       if (!THREAD_CURSOR.test(opts.before)) throw badCursor();
@@ -509,6 +513,7 @@ export class Conversations {
             secure: count('secure'),
             replies: count('secure_reply'),
             withSecureContent,
+            ...breakGlass,
             page: opts.before === undefined ? 'newest' : 'older',
           },
           subjectIndex: row.phone_index,
@@ -519,7 +524,7 @@ export class Conversations {
           action: 'secure_message.read' as const,
           targetType: 'secure_message',
           targetId: sid,
-          details: { withBody: true, via: 'conversation' },
+          details: { withBody: true, via: 'conversation', ...breakGlass },
           subjectIndex: row.phone_index,
         })),
       ]),

@@ -13,9 +13,20 @@ import { appendAudit, type Actor } from '../audit/index.js';
 import { enqueueWebhooks } from '../webhooks/outbox.js';
 import { AppError } from '../errors/index.js';
 import { newId } from '../ids/index.js';
-import type { UserPrincipal } from './access.js';
+import type { Principal, Role, UserPrincipal } from './access.js';
 
 export const BREAK_GLASS_DEFAULT_MINUTES = 30;
+/** The roles that may ask for emergency access (providers read secure content anyway). */
+export const BREAK_GLASS_ROLES: readonly Role[] = ['admin', 'staff'];
+
+/**
+ * Whether a reader sees secure-message content, and, when only an emergency-access grant
+ * lets them, that grant's id (the read's audit event names it).
+ */
+export interface SecureContentAccess {
+  content: boolean;
+  breakGlassGrantId?: string;
+}
 export const BREAK_GLASS_MAX_MINUTES = 120;
 
 export interface BreakGlassGrant {
@@ -102,6 +113,19 @@ export class BreakGlass {
     };
   }
 
+  /**
+   * Who sees secure-message content: providers; API keys that may read messages; and an
+   * admin or staff member while a grant of theirs is live. Everyone else sees that a secure
+   * message exists, and its status.
+   */
+  async contentAccess(p: Principal, now = Date.now()): Promise<SecureContentAccess> {
+    if (p.kind === 'api_key') return { content: p.scopes.includes('messages:read') };
+    if (p.role === 'provider') return { content: true };
+    if (!BREAK_GLASS_ROLES.includes(p.role)) return { content: false };
+    const grant = await this.active(p.orgId, p.userId, now);
+    return grant ? { content: true, breakGlassGrantId: grant.id } : { content: false };
+  }
+
   /** The user's live grant, if any (secure-message reads consult this). */
   async active(orgId: string, userId: string, now = Date.now()): Promise<BreakGlassGrant | null> {
     const r = await this.store.db
@@ -132,8 +156,17 @@ export class BreakGlass {
     }));
   }
 
-  /** Ends a grant early (its holder or an admin). */
-  async end(orgId: string, id: string, actor: Actor, now = Date.now()): Promise<void> {
+  /**
+   * Ends a live grant early: its holder (`holder`, their user id) or an admin (no `holder`).
+   * Someone else's grant is `not_found`, as one that does not exist.
+   */
+  async end(
+    orgId: string,
+    id: string,
+    actor: Actor,
+    holder?: string,
+    now = Date.now(),
+  ): Promise<void> {
     await this.store.transaction(async (tx) => {
       const res = await tx
         .updateTable('break_glass_grants')
@@ -141,6 +174,8 @@ export class BreakGlass {
         .where('org_id', '=', orgId)
         .where('id', '=', id)
         .where('ended_at', 'is', null)
+        .where('expires_at', '>', now)
+        .$if(holder !== undefined, (q) => q.where('user_id', '=', holder!))
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) === 0) throw new AppError('not_found', 'No such live grant.');
       await appendAudit(tx, this.store.dialect, [

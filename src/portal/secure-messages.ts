@@ -14,6 +14,7 @@ import type { SecureMessagesTable } from '../store/schema.js';
 import { appendAudit, type Actor, type AuditEntry } from '../audit/index.js';
 import { blindIndex, decrypt, encrypt, rowAad, sha256Hex, type Keyring } from '../crypto/index.js';
 import { AppError } from '../errors/index.js';
+import type { SecureContentAccess } from '../identity/index.js';
 import { newId } from '../ids/index.js';
 import { normalisePhone, type PhonePolicy } from '../contacts/index.js';
 import type { KeyringService, Organisations } from '../orgs/index.js';
@@ -457,8 +458,9 @@ export class SecureMessages {
     orgId: string,
     id: string,
     actor: Actor,
-    withBody: boolean,
+    access: SecureContentAccess,
   ): Promise<SecureMessageView> {
+    const withBody = access.content;
     const view = await this.view(orgId, id, withBody);
     const row = await this.row(orgId, id);
     await this.store.transaction((tx) =>
@@ -469,7 +471,10 @@ export class SecureMessages {
           action: 'secure_message.read',
           targetType: 'secure_message',
           targetId: id,
-          details: { withBody },
+          details: {
+            withBody,
+            ...(access.breakGlassGrantId ? { breakGlass: access.breakGlassGrantId } : {}),
+          },
           subjectIndex: row?.to_index,
         },
       ]),
@@ -525,9 +530,17 @@ export class SecureMessages {
   }
 
   /** The patient's replies, oldest first. Audited. */
-  async listReplies(orgId: string, id: string, actor: Actor): Promise<ReplyView[]> {
+  async listReplies(
+    orgId: string,
+    id: string,
+    actor: Actor,
+    access: SecureContentAccess,
+  ): Promise<ReplyView[]> {
     const row = await this.row(orgId, id);
     if (!row) throw new AppError('secure_message_not_found');
+    // Admin and staff reach this route, but see replies only with emergency access; that a
+    // secure message exists they may know (they see its status).
+    if (!access.content) throw new AppError('forbidden');
     const keyring = await this.keyrings.get(orgId);
     const replies = await this.replyRows(orgId, id);
     await this.store.transaction((tx) =>
@@ -538,7 +551,10 @@ export class SecureMessages {
           action: 'secure_message.replies_read',
           targetType: 'secure_message',
           targetId: id,
-          details: { count: replies.length },
+          details: {
+            count: replies.length,
+            ...(access.breakGlassGrantId ? { breakGlass: access.breakGlassGrantId } : {}),
+          },
           subjectIndex: row.to_index,
         },
       ]),

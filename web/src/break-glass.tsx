@@ -17,7 +17,8 @@ interface Grant {
   expiresAt: string;
 }
 
-export function BreakGlassButton() {
+/** Opens the request dialog; `onGranted` runs once access is granted (to show content). */
+export function BreakGlassButton(props: { onGranted?: () => void }) {
   const [open, setOpen] = useState(false);
   const [grant, setGrant] = useState<Grant | null>(null);
   const opener = useRef<HTMLButtonElement>(null);
@@ -37,7 +38,16 @@ export function BreakGlassButton() {
       >
         {active ? 'Emergency access on' : 'Emergency access'}
       </button>
-      {open && <BreakGlassDialog grant={grant} onGranted={setGrant} onClose={close} />}
+      {open && (
+        <BreakGlassDialog
+          grant={grant}
+          onGranted={(g) => {
+            setGrant(g);
+            props.onGranted?.();
+          }}
+          onClose={close}
+        />
+      )}
     </>
   );
 }

@@ -8,6 +8,7 @@ import type { FastifyRequest } from 'fastify';
 import { GUARD_ACTIONS, parseGuardSettings } from '../../content-guard/index.js';
 import { AppError } from '../../errors/index.js';
 import { ROLES, type UserPrincipal } from '../../identity/access.js';
+import { BREAK_GLASS_ROLES } from '../../identity/break-glass.js';
 import { SESSION_ABSOLUTE_MS } from '../../identity/sessions.js';
 import { setupLink } from '../../identity/users.js';
 import { noticeText } from '../../portal/secure-messages.js';
@@ -298,12 +299,29 @@ export const authRoutes: RouteDef[] = [
   {
     method: 'POST',
     url: '/v1/break-glass',
-    access: { roles: ['admin', 'staff'], scopes: [] },
+    access: { roles: [...BREAK_GLASS_ROLES], scopes: [] },
     summary: 'Emergency access to secure-message content, with a written reason',
     schema: { body: breakGlassBody, response: { 201: grantView, ...errors } },
     handler: async (rt, req, reply) => {
       const b = req.body as z.infer<typeof breakGlassBody>;
       return reply.code(201).send(await rt.breakGlass.request(user(req), b.reason, b.minutes));
+    },
+  },
+  {
+    method: 'POST',
+    url: '/v1/break-glass/:id/end',
+    access: { roles: [...BREAK_GLASS_ROLES], scopes: [] },
+    summary: 'End an emergency-access grant early (its holder, or an admin)',
+    schema: { params: idParams, response: { 204: z.null(), ...errors } },
+    handler: async (rt, req, reply) => {
+      const p = user(req);
+      await rt.breakGlass.end(
+        p.orgId,
+        (req.params as z.infer<typeof idParams>).id,
+        actor(req),
+        p.role === 'admin' ? undefined : p.userId,
+      );
+      return reply.code(204).send(null);
     },
   },
   {

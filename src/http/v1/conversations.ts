@@ -7,7 +7,6 @@
  * decides: providers, and API keys that read messages). Replies go through POST /v1/messages.
  */
 import { z } from 'zod';
-import type { FastifyRequest } from 'fastify';
 import { MESSAGE_KINDS, MESSAGE_STATUSES, PROGRAMS } from '../../messaging/index.js';
 import { SECURE_STATUSES } from '../../portal/index.js';
 import { LIST_CURSOR, THREAD_CURSOR } from '../../conversations/index.js';
@@ -116,12 +115,6 @@ const assignBody = z.object({
     .describe('A user of the organisation; null unassigns'),
 });
 
-/** The rule of GET /v1/secure-messages/:id: providers, and keys that read messages. */
-function mayReadSecureContent(req: FastifyRequest): boolean {
-  const p = principal(req);
-  return p.kind === 'user' ? p.role === 'provider' : p.scopes.includes('messages:read');
-}
-
 export const conversationRoutes: RouteDef[] = [
   {
     method: 'GET',
@@ -154,7 +147,7 @@ export const conversationRoutes: RouteDef[] = [
         principal(req).orgId,
         (req.params as z.infer<typeof idParams>).id,
         actor(req),
-        mayReadSecureContent(req),
+        await rt.breakGlass.contentAccess(principal(req)),
         req.query as z.infer<typeof threadQuery>,
       ),
   },

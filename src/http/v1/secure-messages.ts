@@ -4,7 +4,6 @@
  * gets a neutral notice), read its status, revoke it, read the patient's replies.
  */
 import { z } from 'zod';
-import type { FastifyRequest } from 'fastify';
 import { MESSAGE_STATUSES, PROGRAMS } from '../../messaging/index.js';
 import {
   MAX_BODY_CHARS,
@@ -13,6 +12,7 @@ import {
   VERIFY_METHODS,
 } from '../../portal/index.js';
 import { actor, errors, principal, type RouteDef } from './route-def.js';
+import { BREAK_GLASS_ROLES } from '../../identity/break-glass.js';
 
 const secureView = z.object({
   id: z.string(),
@@ -73,15 +73,6 @@ const repliesResponse = z.object({
   data: z.array(z.object({ id: z.string(), body: z.string(), createdAt: z.string() })),
 });
 
-/**
- * Secure-message content is for providers (docs/api.md: staff send and read ordinary
- * messages only) and for API keys that may read messages; everyone else sees the status.
- */
-function mayReadContent(req: FastifyRequest): boolean {
-  const p = principal(req);
-  return p.kind === 'user' ? p.role === 'provider' : p.scopes.includes('messages:read');
-}
-
 export const secureMessageRoutes: RouteDef[] = [
   {
     method: 'POST',
@@ -127,7 +118,7 @@ export const secureMessageRoutes: RouteDef[] = [
         principal(req).orgId,
         (req.params as z.infer<typeof idParams>).id,
         actor(req),
-        mayReadContent(req),
+        await rt.breakGlass.contentAccess(principal(req)),
       ),
   },
   {
@@ -146,14 +137,16 @@ export const secureMessageRoutes: RouteDef[] = [
   {
     method: 'GET',
     url: '/v1/secure-messages/:id/replies',
-    access: { roles: ['provider'], scopes: ['messages:read'] },
-    summary: "The patient's replies from the portal, oldest first",
+    access: { roles: ['provider', ...BREAK_GLASS_ROLES], scopes: ['messages:read'] },
+    summary:
+      "The patient's replies from the portal, oldest first (admin and staff: with emergency access)",
     schema: { params: idParams, response: { 200: repliesResponse, ...errors } },
     handler: async (rt, req) => ({
       data: await rt.portal.listReplies(
         principal(req).orgId,
         (req.params as z.infer<typeof idParams>).id,
         actor(req),
+        await rt.breakGlass.contentAccess(principal(req)),
       ),
     }),
   },

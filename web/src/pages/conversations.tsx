@@ -3,7 +3,8 @@
  * The front desk's inbox: one conversation per patient number (GET /v1/conversations, an
  * opaque id each — the number never goes in a URL), unread counts, assignment, and the
  * thread (GET /v1/conversations/:id): texts both ways with delivery status, and secure
- * messages and portal replies — their content only for providers; staff see that they exist.
+ * messages and portal replies — their content only for providers (and for admins and staff
+ * with emergency access, which the thread offers); others see that they exist.
  * Opening a thread marks it read; a reply goes through POST /v1/messages like any send.
  * Reschedule requests that patients texted in reply to reminders are tasks (GET /v1/tasks)
  * with a "Done" action. Admins see the list and assign; they do not read threads.
@@ -15,6 +16,7 @@
  */
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, ApiError, idempotencyKey, PROGRAMS, type Program, type User } from '../api';
+import { BREAK_GLASS_ROLES, BreakGlassButton } from '../break-glass';
 
 type ConsentState = 'opted_in' | 'opted_out' | 'pending' | 'none';
 
@@ -420,6 +422,7 @@ export function Conversations({ user }: { user: User }) {
               )
             }
             onOlder={older}
+            onEmergencyAccess={() => void open(thread.id)}
           />
         )}
       </div>
@@ -506,8 +509,12 @@ function ThreadView(props: {
   onDone: (taskId: string) => void;
   onSent: () => void;
   onOlder: () => Promise<{ shown: number; more: boolean } | undefined>;
+  /** Emergency access was granted: show the thread again, with its secure content. */
+  onEmergencyAccess: () => void;
 }) {
-  const { thread, masked, me, tasks, onAssign, onDone, onSent, onOlder } = props;
+  const { thread, masked, me, tasks, onAssign, onDone, onSent, onOlder, onEmergencyAccess } = props;
+  const hasSecure = thread.items.some((i) => i.type.startsWith('secure'));
+  const breakGlass = BREAK_GLASS_ROLES.includes(me.role);
   const heading = useRef<HTMLHeadingElement>(null);
   const messages = useRef<HTMLOListElement>(null);
   const [loadingOlder, setLoadingOlder] = useState(false);
@@ -596,11 +603,19 @@ function ThreadView(props: {
           )}
         </dd>
       </dl>
-      {!thread.secureContent && thread.items.some((i) => i.type.startsWith('secure')) && (
-        <p className="alert info">
-          Secure messages and portal replies are shown to providers only. Their content is not
-          available to your role.
-        </p>
+      {hasSecure && (!thread.secureContent || breakGlass) && (
+        // Kept while emergency access is on, so its dialog stays open to say until when.
+        <div className="alert info">
+          <p>
+            {thread.secureContent
+              ? 'Emergency access is on: secure content is shown to you for now. Every use is reviewed.'
+              : 'Secure messages and portal replies are shown to providers only.' +
+                (breakGlass
+                  ? ' When a patient’s care needs one now, ask for emergency access with a reason: it is granted at once, for a short time, and every use is reviewed.'
+                  : ' Their content is not available to your role.')}
+          </p>
+          {breakGlass && <BreakGlassButton onGranted={onEmergencyAccess} />}
+        </div>
       )}
       <div className="older">
         {thread.olderCursor !== null ? (
