@@ -220,7 +220,7 @@ async function listAll(base: string, apiKey: string): Promise<MessageView[]> {
 }
 
 describe('durability across SIGKILL (SQLite, child process)', () => {
-  it('keeps every 202, never duplicates a keyed request, and re-sends only the in-flight batch', async () => {
+  it('keeps every 202, never duplicates a keyed request, and re-sends only the batches in flight', async () => {
     const t0 = Date.now();
     const { stdout } = await run(
       process.execPath,
