@@ -1005,6 +1005,46 @@ describe.each(DIALECTS)('audit on %s', (dialect) => {
       expect(await head(orgId)).toBe(before);
     });
 
+    it("names user and API-key actors (email, key name), and leaves an unknown one's id alone", async () => {
+      // An organisation of its own: the tests below count this one's events.
+      const own = (await t.rt.orgs.create('Named Audit Clinic', ACTOR)).orgId;
+      const key = await auditorKey(own);
+      const u = await t.rt.users.create(own, 'Audit.Reader@Clinic.example', 'staff', ACTOR);
+      await t.rt.store.transaction((tx) =>
+        appendAudit(tx, t.rt.store.dialect, [
+          {
+            orgId: own,
+            actor: { type: 'user', id: u.user.id },
+            action: 'message.read',
+            targetType: 'message',
+            targetId: 'msg_named',
+          },
+          {
+            orgId: own,
+            actor: { type: 'user', id: 'usr_gone' },
+            action: 'message.read',
+            targetType: 'message',
+            targetId: 'msg_named',
+          },
+        ]),
+      );
+      // The first read is itself audited with the auditor's key as the actor.
+      await api('GET', '/v1/audit-events?limit=1', key);
+      const r = await api('GET', '/v1/audit-events?limit=10', key);
+      const events = (r.json as Page).data as unknown as {
+        actor: { type: string; id: string; name?: string };
+      }[];
+      const actorOf = (type: string, id?: string) =>
+        events.find((e) => e.actor.type === type && (id === undefined || e.actor.id === id))?.actor;
+      expect(actorOf('user', u.user.id)).toEqual({
+        type: 'user',
+        id: u.user.id,
+        name: u.user.email,
+      });
+      expect(actorOf('user', 'usr_gone')).toEqual({ type: 'user', id: 'usr_gone' });
+      expect(actorOf('api_key')?.name).toBe('auditor');
+    });
+
     it('lists events newest first with filters and a cursor, and audits each read', async () => {
       // Times stay in append order, as real appends are: the seven share one millisecond.
       await new Promise((r) => setTimeout(r, 5));

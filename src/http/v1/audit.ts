@@ -8,7 +8,8 @@
 import { z } from 'zod';
 import { AppError } from '../../errors/index.js';
 import { parseIsoDateTime } from '../../messaging/index.js';
-import { EXPORT_FORMATS, SIGNING_ALGORITHM } from '../../audit/index.js';
+import { EXPORT_FORMATS, SIGNING_ALGORITHM, type AuditEventView } from '../../audit/index.js';
+import type { Runtime } from '../../runtime/index.js';
 import { actor, errors, principal, type Access, type RouteDef } from './route-def.js';
 
 const AUDIT_READ: Access = { roles: ['admin', 'auditor'], scopes: ['audit:read'] };
@@ -18,7 +19,14 @@ const detailValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 const eventView = z.object({
   seq: z.number().int().describe('Position in the organisation’s chain'),
   time: z.string(),
-  actor: z.object({ type: z.string(), id: z.string() }),
+  actor: z.object({
+    type: z.string(),
+    id: z.string(),
+    name: z
+      .string()
+      .optional()
+      .describe("The user's email or the API key's name, while they exist; not part of the chain"),
+  }),
   action: z.string(),
   target: z.object({ type: z.string(), id: z.string() }),
   details: z.record(z.string(), detailValue).describe('Ids, counts and codes; never PHI'),
@@ -127,6 +135,31 @@ function timeParam(value: string | undefined, name: string): number | undefined 
   return t;
 }
 
+/**
+ * Names each user and API key actor (email, key name) so a reader need not look ids up.
+ * The chain keeps ids only: a name is read now, and a removed key or user shows its id.
+ */
+async function withActorNames<P extends { data: AuditEventView[] }>(
+  rt: Runtime,
+  orgId: string,
+  page: P,
+): Promise<P> {
+  const names = new Map<string, string>();
+  if (page.data.some((e) => e.actor.type === 'user')) {
+    for (const u of await rt.users.list(orgId)) names.set(`user:${u.id}`, u.email);
+  }
+  if (page.data.some((e) => e.actor.type === 'api_key')) {
+    for (const k of await rt.apiKeys.list(orgId)) names.set(`api_key:${k.id}`, k.name);
+  }
+  return {
+    ...page,
+    data: page.data.map((e) => {
+      const name = names.get(`${e.actor.type}:${e.actor.id}`);
+      return name === undefined ? e : { ...e, actor: { ...e.actor, name } };
+    }),
+  };
+}
+
 export const auditRoutes: RouteDef[] = [
   {
     method: 'GET',
@@ -136,10 +169,15 @@ export const auditRoutes: RouteDef[] = [
     schema: { querystring: eventsQuery, response: { 200: pageView, ...errors } },
     handler: async (rt, req) => {
       const q = req.query as z.infer<typeof eventsQuery>;
-      return rt.audit.events(
-        principal(req).orgId,
-        { ...q, from: timeParam(q.from, 'from'), to: timeParam(q.to, 'to') },
-        actor(req),
+      const orgId = principal(req).orgId;
+      return withActorNames(
+        rt,
+        orgId,
+        await rt.audit.events(
+          orgId,
+          { ...q, from: timeParam(q.from, 'from'), to: timeParam(q.to, 'to') },
+          actor(req),
+        ),
       );
     },
   },
@@ -151,16 +189,21 @@ export const auditRoutes: RouteDef[] = [
     schema: { body: disclosuresBody, response: { 200: pageView, ...errors } },
     handler: async (rt, req) => {
       const b = req.body as z.infer<typeof disclosuresBody>;
-      return rt.audit.disclosures(
-        principal(req).orgId,
-        b.phone,
-        {
-          cursor: b.cursor,
-          limit: b.limit,
-          from: timeParam(b.from, 'from'),
-          to: timeParam(b.to, 'to'),
-        },
-        actor(req),
+      const orgId = principal(req).orgId;
+      return withActorNames(
+        rt,
+        orgId,
+        await rt.audit.disclosures(
+          orgId,
+          b.phone,
+          {
+            cursor: b.cursor,
+            limit: b.limit,
+            from: timeParam(b.from, 'from'),
+            to: timeParam(b.to, 'to'),
+          },
+          actor(req),
+        ),
       );
     },
   },

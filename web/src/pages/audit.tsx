@@ -25,7 +25,8 @@ import {
 export interface AuditEvent {
   seq: number;
   time: string;
-  actor: { type: string; id: string };
+  /** `name`: the user's email or the key's name, where the API knows it. */
+  actor: { type: string; id: string; name?: string };
   action: string;
   target: { type: string; id: string };
   details: Record<string, string | number | boolean | null>;
@@ -86,7 +87,8 @@ function EventsTable({ events, label }: { events: AuditEvent[]; label: string })
               <td>{e.seq}</td>
               <td>{when(e.time)}</td>
               <td>
-                {e.actor.type} <code>{e.actor.id}</code>
+                {e.actor.type} {e.actor.name !== undefined && <strong>{e.actor.name}</strong>}{' '}
+                <code>{e.actor.id}</code>
               </td>
               <td>
                 <code>{e.action}</code>
