@@ -6,7 +6,7 @@
  * consent it changed; every read is audited with the number's blind index.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { announcePgSkip, DIALECTS, openTestRuntime, type TestRuntime } from './helpers.js';
+import { announcePgSkip, DIALECTS, openTestRuntime, waitFor, type TestRuntime } from './helpers.js';
 import { SYSTEM_ACTOR } from '../src/audit/index.js';
 import { csrfFor } from '../src/portal/tokens.js';
 import type { Role } from '../src/identity/access.js';
@@ -444,5 +444,36 @@ describe.each(DIALECTS)('conversations at scale (%s)', (dialect) => {
       .where('org_id', '=', orgId)
       .execute();
     expect(marks).toHaveLength(1);
+  });
+
+  it('folds the history in in the background (as startWorkers does), before any list', async () => {
+    await t.rt.store.db.deleteFrom('conversations').where('org_id', '=', orgId).execute();
+    await t.rt.store.db.deleteFrom('conversation_backfills').where('org_id', '=', orgId).execute();
+    const fresh = new Conversations(t.rt.store, t.rt.keyrings, {
+      user: (o, u) => t.rt.users.get(o, u),
+      consentOf: () => Promise.reject(new Error('not needed')),
+    });
+    const errors: unknown[] = [];
+    fresh.startBackfill(
+      () => Promise.resolve([orgId]),
+      (e) => errors.push(e),
+    );
+    await waitFor(async () =>
+      (await t.rt.store.db
+        .selectFrom('conversation_backfills')
+        .select('org_id')
+        .where('org_id', '=', orgId)
+        .executeTakeFirst())
+        ? true
+        : undefined,
+    );
+    await fresh.stopBackfill();
+    expect(errors).toEqual([]);
+    const rows = await t.rt.store.db
+      .selectFrom('conversations')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('org_id', '=', orgId)
+      .executeTakeFirstOrThrow();
+    expect(Number(rows.n)).toBe(OTHERS + 1);
   });
 });

@@ -13,7 +13,8 @@
  * or a portal reply (one upsert per batch), which keeps `last_activity_at` current. The list
  * pages through the conversation rows by that time; a thread pages through one number's
  * history through the recipient indexes (migration 0027), newest first, however old. History
- * from before 0027 is folded into the rows once per organisation (`backfill`).
+ * from before 0027 is folded into the rows once per organisation (`backfill`): in the
+ * background when the background work starts, or by the first list if that comes first.
  *
  * Secure-message content is shown only to callers that may read it (the rule of
  * `GET /v1/secure-messages/:id`); everyone else sees that a secure message or reply exists.
@@ -184,7 +185,9 @@ export class Conversations {
   private readonly now: () => number;
   /** Organisations whose history before migration 0027 is in their rows (this process). */
   private readonly backfilled = new Set<string>();
-  private readonly backfilling = new Map<string, Promise<void>>();
+  private readonly backfilling = new Map<string, Promise<boolean>>();
+  private backfillRun: Promise<void> | undefined;
+  private stopping = false;
 
   constructor(
     private readonly store: Store,
@@ -266,18 +269,42 @@ export class Conversations {
       running = this.runBackfill(orgId).finally(() => this.backfilling.delete(orgId));
       this.backfilling.set(orgId, running);
     }
-    await running;
-    this.backfilled.add(orgId);
+    if (await running) this.backfilled.add(orgId);
   }
 
-  private async runBackfill(orgId: string): Promise<void> {
+  /**
+   * Backfills every organisation (`orgIds`), one after another, in the background: started
+   * with the background work (`startWorkers`), so the inbox's first list normally finds it
+   * done instead of doing it while a person waits. A failure is reported to `onError`; the
+   * list then tries again.
+   */
+  startBackfill(orgIds: () => Promise<string[]>, onError: (e: unknown) => void): void {
+    if (this.backfillRun) return;
+    this.stopping = false;
+    this.backfillRun = (async () => {
+      for (const orgId of await orgIds()) {
+        if (this.stopping) return;
+        await this.backfill(orgId);
+      }
+    })().catch(onError);
+  }
+
+  /** Stops the background backfill between pages (what it folded in stays). */
+  async stopBackfill(): Promise<void> {
+    this.stopping = true;
+    await this.backfillRun;
+    this.backfillRun = undefined;
+  }
+
+  /** True once the organisation's history is folded in (false: stopped part way). */
+  private async runBackfill(orgId: string): Promise<boolean> {
     const db = this.store.db;
     const done = await db
       .selectFrom('conversation_backfills')
       .select('org_id')
       .where('org_id', '=', orgId)
       .executeTakeFirst();
-    if (done) return;
+    if (done) return true;
     const keyring = await this.keyrings.get(orgId);
     const walks = [
       (after: string | null) =>
@@ -309,6 +336,8 @@ export class Conversations {
         );
         after = page.at(-1)!.id;
         if (page.length < BACKFILL_PAGE) break;
+        // Shutting down: not marked done, so the next start walks again (rows only move on).
+        if (this.stopping) return false;
       }
     }
     await db
@@ -316,6 +345,7 @@ export class Conversations {
       .values({ org_id: orgId, done_at: this.now() })
       .onConflict((oc) => oc.column('org_id').doNothing())
       .execute();
+    return true;
   }
 
   /** Conversations by last activity, newest first, a page at a time, without bodies. Audited. */

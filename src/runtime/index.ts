@@ -418,6 +418,10 @@ export class Runtime {
     this.audit.startCheckpoints();
     this.retention.startSweeper();
     this.risk.startMonitor();
+    this.conversations.startBackfill(
+      async () => (await this.orgs.list()).map((o) => o.id),
+      (e: unknown) => this.log.error({ err: errorSummary(e) }, 'conversation backfill failed'),
+    );
     if (this.config.fhirPoll) {
       this.fhirPoller = new FhirPoller(this.store, this.reminders, this.log, this.config.fhirPoll);
       this.fhirPoller.startFhirPoller();
@@ -475,6 +479,7 @@ export class Runtime {
       await this.retention.stopSweeper();
       await this.risk.stopMonitor();
       await this.fhirPoller?.stopFhirPoller();
+      await this.conversations.stopBackfill();
     }
     await this.simulator.close();
     await this.smpp?.close();
