@@ -76,10 +76,18 @@ export function screenshotDir(prefix: string): { dir: string; discard: () => voi
 
 /** Desktop and phone screenshots of the page as it is now: `{dir}/{name}-{desktop,phone}.png`. */
 export async function screenshots(page: Page, dir: string, name: string): Promise<void> {
-  await page.setViewportSize(DESKTOP);
-  await page.screenshot({ path: path.join(dir, `${name}-desktop.png`), fullPage: true });
-  await page.setViewportSize(PHONE_VIEW);
-  await page.screenshot({ path: path.join(dir, `${name}-phone.png`), fullPage: true });
+  for (const [view, suffix] of [
+    [DESKTOP, 'desktop'],
+    [PHONE_VIEW, 'phone'],
+  ] as const) {
+    await page.setViewportSize(view);
+    // Two frames: the page lays out again at the new width and paints before the capture
+    // (without them a tall page's phone capture can show parts of the old paint, blank).
+    await page.evaluate(
+      '(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))()',
+    );
+    await page.screenshot({ path: path.join(dir, `${name}-${suffix}.png`), fullPage: true });
+  }
   await page.setViewportSize(DESKTOP);
 }
 
