@@ -113,11 +113,15 @@ export async function inboundCountSince(
   return Number(r?.n ?? 0);
 }
 
-/** A text of the history walk: its recipient (or sender) and when. */
-export interface TextSeen {
+/**
+ * What the history walk of the conversation backfill meets: a text, or (from the portal) a
+ * secure message or reply; its number's blind index, and when.
+ */
+export interface HistoryItem {
   id: string;
   index: string;
   at: number;
+  /** From the patient (a text or a portal reply), or to them. */
   inbound: boolean;
   /** The number, decrypted on demand. */
   phone: () => string;
@@ -134,7 +138,7 @@ export async function textHistoryPage(
   direction: 'outbound' | 'inbound',
   after: string | null,
   size: number,
-): Promise<TextSeen[]> {
+): Promise<HistoryItem[]> {
   if (direction === 'outbound') {
     let q = db
       .selectFrom('messages')

@@ -29,7 +29,7 @@ export {
   textHistoryPage,
   textPage,
   type TextPageRequest,
-  type TextSeen,
+  type HistoryItem,
   type ThreadInbound,
   type ThreadOutbound,
 } from './conversation-activity.js';

@@ -10,7 +10,7 @@
  */
 import type { Db } from '../store/index.js';
 import { decrypt, rowAad, type Keyring } from '../crypto/index.js';
-import { idFloorAt, type Program } from '../messaging/index.js';
+import { idFloorAt, type HistoryItem, type Program } from '../messaging/index.js';
 import type { SecureStatus } from './secure-messages.js';
 
 export interface SecureThreadItem {
@@ -142,17 +142,6 @@ export async function replyCountSince(
   return Number(r?.n ?? 0);
 }
 
-/** A secure message or portal reply of the history walk. */
-export interface SecureSeen {
-  id: string;
-  index: string;
-  at: number;
-  /** A portal reply (incoming), or a secure message (outgoing). */
-  inbound: boolean;
-  /** The number, decrypted on demand. */
-  phone: () => string;
-}
-
 /**
  * A page of the organisation's secure messages or portal replies, oldest first after `after`
  * (an id), by primary key (the once-per-organisation backfill of conversation rows).
@@ -164,7 +153,7 @@ export async function secureHistoryPage(
   kind: 'secure' | 'reply',
   after: string | null,
   size: number,
-): Promise<SecureSeen[]> {
+): Promise<HistoryItem[]> {
   if (kind === 'secure') {
     let q = db
       .selectFrom('secure_messages')

@@ -51,6 +51,5 @@ export {
   securePage,
   type SecurePageRequest,
   type SecureReplyItem,
-  type SecureSeen,
   type SecureThreadItem,
 } from './conversation-items.js';
