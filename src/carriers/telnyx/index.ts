@@ -7,15 +7,8 @@
  * message content when the messaging profile's redaction setting is on; that is a profile
  * setting, not a per-message parameter (docs/carriers.md).
  */
-import {
-  CarrierError,
-  type CarrierAdapter,
-  type CarrierEvent,
-  type CarrierListener,
-  type OutboundSms,
-  type ReceiptStatus,
-  type SubmitResult,
-} from '../types.js';
+import type { CarrierAdapter, OutboundSms, ReceiptStatus, SubmitResult } from '../types.js';
+import { carrierCodeOf, RestCarrier } from '../rest.js';
 import { telnyxError } from './errors.js';
 
 export { TELNYX_ERROR_KINDS, telnyxFailureKind } from './errors.js';
@@ -62,58 +55,34 @@ interface TelnyxWebhook {
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
-export class TelnyxCarrier implements CarrierAdapter {
+export class TelnyxCarrier extends RestCarrier implements CarrierAdapter {
   readonly name = 'telnyx';
-  private readonly listeners: CarrierListener[] = [];
   private readonly endpoint: string;
-  private readonly inflight = new Set<AbortController>();
-  private closed = false;
 
   constructor(private readonly opts: TelnyxOptions) {
+    super('TELNYX', opts.timeoutMs);
     this.endpoint = `${(opts.baseUrl ?? TELNYX_DEFAULT_BASE_URL).replace(/\/+$/, '')}/v2/messages`;
   }
 
   async submit(msg: OutboundSms): Promise<SubmitResult> {
-    if (this.closed) throw new CarrierError('transient', 'TELNYX_CLOSED');
     const body: Record<string, unknown> = { from: msg.from, to: msg.to, text: msg.body };
     if (this.opts.webhookUrl) {
       body.webhook_url = this.opts.webhookUrl;
       body.use_profile_webhooks = false;
     }
-    const abort = new AbortController();
-    this.inflight.add(abort);
-    const timer = setTimeout(() => abort.abort(), this.opts.timeoutMs ?? 15_000);
-    let res: Response;
-    let text: string;
-    try {
-      res = await fetch(this.endpoint, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${this.opts.apiKey}`,
-          'content-type': 'application/json',
-          accept: 'application/json',
-        },
-        body: JSON.stringify(body),
-        signal: abort.signal,
-      });
-      text = await res.text();
-    } catch {
-      throw new CarrierError('transient', 'TELNYX_NETWORK');
-    } finally {
-      clearTimeout(timer);
-      this.inflight.delete(abort);
-    }
-    let json: { data?: { id?: unknown }; errors?: { code?: unknown }[] } = {};
-    try {
-      json = JSON.parse(text) as typeof json;
-    } catch {
-      // Not JSON (a proxy's error page): the status decides.
-    }
+    const res = await this.request(this.endpoint, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${this.opts.apiKey}`,
+        'content-type': 'application/json',
+        accept: 'application/json',
+      },
+      body: JSON.stringify(body),
+    });
+    const json = res.json as { data?: { id?: unknown }; errors?: { code?: unknown }[] };
     const id = str(json.data?.id);
     if (res.ok && id) return { carrierMessageId: id };
-    const c = json.errors?.[0]?.code;
-    const code = typeof c === 'string' || typeof c === 'number' ? String(c) : undefined;
-    const err = telnyxError(code, res.ok ? 502 : res.status);
+    const err = telnyxError(carrierCodeOf(json.errors?.[0]?.code), res.ok ? 502 : res.status);
     this.opts.log?.debug(
       { messageId: msg.messageId, kind: err.kind, code: err.carrierCode },
       'telnyx refused a submission',
@@ -136,8 +105,7 @@ export class TelnyxCarrier implements CarrierAdapter {
     if (type === 'message.finalized') {
       const status = FINAL_STATUS[str(p.to?.[0]?.status) ?? ''];
       if (!status) return true; // delivery_unconfirmed: no receipt to give
-      const c = p.errors?.[0]?.code;
-      const code = typeof c === 'string' || typeof c === 'number' ? String(c) : undefined;
+      const code = carrierCodeOf(p.errors?.[0]?.code);
       this.emit({
         type: 'receipt',
         carrierMessageId: id,
@@ -162,19 +130,5 @@ export class TelnyxCarrier implements CarrierAdapter {
       return true;
     }
     return false;
-  }
-
-  onEvent(listener: CarrierListener): void {
-    this.listeners.push(listener);
-  }
-
-  private emit(event: CarrierEvent): void {
-    for (const l of this.listeners) l(event);
-  }
-
-  close(): Promise<void> {
-    this.closed = true;
-    for (const a of this.inflight) a.abort();
-    return Promise.resolve();
   }
 }

@@ -10,12 +10,11 @@
 import {
   CarrierError,
   type CarrierAdapter,
-  type CarrierEvent,
-  type CarrierListener,
   type OutboundSms,
   type ReceiptStatus,
   type SubmitResult,
 } from '../types.js';
+import { carrierCodeOf, RestCarrier } from '../rest.js';
 import { twilioError } from './errors.js';
 import type { FormParams } from './signature.js';
 
@@ -50,16 +49,14 @@ function one(params: FormParams, key: string): string | undefined {
   return typeof v === 'string' ? v : v?.[0];
 }
 
-export class TwilioCarrier implements CarrierAdapter {
+export class TwilioCarrier extends RestCarrier implements CarrierAdapter {
   readonly name = 'twilio';
-  private readonly listeners: CarrierListener[] = [];
   private readonly endpoint: string;
   private readonly messagesBase: string;
   private readonly auth: string;
-  private readonly inflight = new Set<AbortController>();
-  private closed = false;
 
   constructor(private readonly opts: TwilioOptions) {
+    super('TWILIO', opts.timeoutMs);
     const base = (opts.baseUrl ?? TWILIO_DEFAULT_BASE_URL).replace(/\/+$/, '');
     this.messagesBase = `${base}/2010-04-01/Accounts/${encodeURIComponent(opts.accountSid)}/Messages`;
     this.endpoint = `${this.messagesBase}.json`;
@@ -67,7 +64,6 @@ export class TwilioCarrier implements CarrierAdapter {
   }
 
   async submit(msg: OutboundSms): Promise<SubmitResult> {
-    if (this.closed) throw new CarrierError('transient', 'TWILIO_CLOSED');
     const form = new URLSearchParams({
       To: msg.to,
       From: msg.from,
@@ -76,44 +72,17 @@ export class TwilioCarrier implements CarrierAdapter {
       AddressRetention: 'obfuscate',
     });
     if (this.opts.statusCallbackUrl) form.set('StatusCallback', this.opts.statusCallbackUrl);
-    const abort = new AbortController();
-    this.inflight.add(abort);
-    const timer = setTimeout(() => abort.abort(), this.opts.timeoutMs ?? 15_000);
-    let res: Response;
-    let text: string;
-    try {
-      res = await fetch(this.endpoint, {
-        method: 'POST',
-        headers: {
-          authorization: this.auth,
-          'content-type': 'application/x-www-form-urlencoded',
-          accept: 'application/json',
-        },
-        body: form.toString(),
-        signal: abort.signal,
-      });
-      text = await res.text();
-    } catch {
-      // Connection refused, reset, timed out: the message may or may not have been taken.
-      throw new CarrierError('transient', 'TWILIO_NETWORK');
-    } finally {
-      clearTimeout(timer);
-      this.inflight.delete(abort);
-    }
-    let json: { sid?: unknown; code?: unknown } = {};
-    try {
-      json = JSON.parse(text) as typeof json;
-    } catch {
-      // A proxy's HTML error page: the status decides.
-    }
-    if (res.status >= 200 && res.status < 300 && typeof json.sid === 'string') {
-      return { carrierMessageId: json.sid };
-    }
-    const code =
-      typeof json.code === 'number' || typeof json.code === 'string'
-        ? String(json.code)
-        : undefined;
-    const err = twilioError(code, res.ok ? 502 : res.status);
+    const res = await this.request(this.endpoint, {
+      method: 'POST',
+      headers: {
+        authorization: this.auth,
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+      },
+      body: form.toString(),
+    });
+    if (res.ok && typeof res.json.sid === 'string') return { carrierMessageId: res.json.sid };
+    const err = twilioError(carrierCodeOf(res.json.code), res.ok ? 502 : res.status);
     this.opts.log?.debug(
       { messageId: msg.messageId, kind: err.kind, code: err.carrierCode },
       'twilio refused a submission',
@@ -163,52 +132,17 @@ export class TwilioCarrier implements CarrierAdapter {
    * message still in flight; that, like throttling and 5xx, is worth asking again.
    */
   async deleteCopy(carrierMessageId: string): Promise<void> {
-    if (this.closed) throw new CarrierError('transient', 'TWILIO_CLOSED');
-    const abort = new AbortController();
-    this.inflight.add(abort);
-    const timer = setTimeout(() => abort.abort(), this.opts.timeoutMs ?? 15_000);
-    let res: Response;
-    let text: string;
-    try {
-      res = await fetch(`${this.messagesBase}/${encodeURIComponent(carrierMessageId)}.json`, {
-        method: 'DELETE',
-        headers: { authorization: this.auth, accept: 'application/json' },
-        signal: abort.signal,
-      });
-      text = await res.text();
-    } catch {
-      throw new CarrierError('transient', 'TWILIO_NETWORK');
-    } finally {
-      clearTimeout(timer);
-      this.inflight.delete(abort);
-    }
-    if ((res.status >= 200 && res.status < 300) || res.status === 404) return;
-    let code: string | undefined;
-    try {
-      const json = JSON.parse(text) as { code?: unknown };
-      if (typeof json.code === 'number' || typeof json.code === 'string') code = String(json.code);
-    } catch {
-      // Not JSON: the status decides.
-    }
+    const res = await this.request(
+      `${this.messagesBase}/${encodeURIComponent(carrierMessageId)}.json`,
+      { method: 'DELETE', headers: { authorization: this.auth, accept: 'application/json' } },
+    );
+    if (res.ok || res.status === 404) return;
+    const code = carrierCodeOf(res.json.code);
     const err =
       code === '20009'
         ? new CarrierError('transient', 'TWILIO_20009')
         : twilioError(code, res.status);
     this.opts.log?.debug({ kind: err.kind, code: err.carrierCode }, 'twilio refused a deletion');
     throw err;
-  }
-
-  onEvent(listener: CarrierListener): void {
-    this.listeners.push(listener);
-  }
-
-  private emit(event: CarrierEvent): void {
-    for (const l of this.listeners) l(event);
-  }
-
-  close(): Promise<void> {
-    this.closed = true;
-    for (const a of this.inflight) a.abort();
-    return Promise.resolve();
   }
 }
