@@ -210,6 +210,8 @@ export interface ConsoleSuite {
 export function consoleSuite(opts: {
   /** Names the temporary screenshot directory. */
   shots: string;
+  /** The organisation's name (default Lakeside Clinic). */
+  orgName?: string;
   env?: Record<string, string>;
   runtime?: TestRuntimeOptions['runtime'];
   seed?: (suite: ConsoleSuite) => Promise<void>;
@@ -222,7 +224,9 @@ export function consoleSuite(opts: {
       ...(opts.env ? { env: opts.env } : {}),
       ...(opts.runtime ? { runtime: opts.runtime } : {}),
     });
-    suite.orgId = (await suite.t.rt.orgs.create('Lakeside Clinic', SYSTEM_ACTOR)).orgId;
+    suite.orgId = (
+      await suite.t.rt.orgs.create(opts.orgName ?? 'Lakeside Clinic', SYSTEM_ACTOR)
+    ).orgId;
     suite.base = await suite.t.rt.listen();
     const shots = screenshotDir(opts.shots);
     suite.shots = shots.dir;

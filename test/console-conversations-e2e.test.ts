@@ -13,16 +13,14 @@
  * Screenshots
  * docs/images/console-conversations-{desktop,phone}.png with TIDINGS_UPDATE_SCREENSHOTS=1.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { openTestRuntime, waitFor, type TestRuntime } from './helpers.js';
+import { waitFor, type TestRuntime } from './helpers.js';
 import {
-  BROWSER_HOOK_TIMEOUT,
   axeViolations,
   browserReady,
-  launchChromium,
+  consoleSuite,
   openPage,
-  screenshotDir,
   screenshots,
   signIn,
   textOf,
@@ -39,7 +37,6 @@ const LONG_PATIENT = '+16175550133';
 const BULK = 55;
 const SECRET = 'Your A1C was 9.1, please increase your metformin';
 const PORTAL_REPLY = 'Thanks, I will take 1000 mg with dinner';
-const SHOTS = screenshotDir('console-conversations');
 
 describe.skipIf(!READY)('console conversations in headless Chromium', () => {
   let t: TestRuntime;
@@ -65,72 +62,73 @@ describe.skipIf(!READY)('console conversations in headless Chromium', () => {
         hasText: `•••• ${last4}`,
       });
 
-  beforeAll(async () => {
-    t = await openTestRuntime({ env: { PORT: '0', HOST: '127.0.0.1' } });
-    orgId = (await t.rt.orgs.create('Harbour Clinic', SYSTEM_ACTOR)).orgId;
-    senderNumber = (await t.rt.orgs.senders(orgId))[0]!.number;
-    base = await t.rt.listen();
-    t.rt.startWorkers();
-    // First, older than everything below: a patient with a long history, and many others.
-    await inbound(LONG_PATIENT, 'Is my appointment still on?');
-    for (let i = 0; i < 60; i++) {
-      await t.rt.send(orgId, SYSTEM_ACTOR, {
-        to: LONG_PATIENT,
-        body: `History note ${i}`,
+  const suite = consoleSuite({
+    shots: 'console-conversations',
+    orgName: 'Harbour Clinic',
+    seed: async (s) => {
+      ({ t, orgId, base } = s);
+      senderNumber = (await t.rt.orgs.senders(orgId))[0]!.number;
+      t.rt.startWorkers();
+      // First, older than everything below: a patient with a long history, and many others.
+      await inbound(LONG_PATIENT, 'Is my appointment still on?');
+      for (let i = 0; i < 60; i++) {
+        await t.rt.send(orgId, SYSTEM_ACTOR, {
+          to: LONG_PATIENT,
+          body: `History note ${i}`,
+          program: 'care',
+        });
+      }
+      await Promise.all(
+        Array.from({ length: BULK }, (_, n) =>
+          t.rt.send(orgId, SYSTEM_ACTOR, {
+            to: `+1617300${String(1000 + n)}`,
+            body: 'Harbour Clinic: your flu shot is due.',
+            program: 'care',
+          }),
+        ),
+      );
+
+      // A reminder text to one patient; a secure message, a portal reply and a text from another.
+      const sent = await t.rt.send(orgId, SYSTEM_ACTOR, {
+        to: STOPPER,
+        body: 'Harbour Clinic: see you on Tuesday at 10:00. Reply STOP to opt out.',
         program: 'care',
       });
-    }
-    await Promise.all(
-      Array.from({ length: BULK }, (_, n) =>
-        t.rt.send(orgId, SYSTEM_ACTOR, {
-          to: `+1617300${String(1000 + n)}`,
-          body: 'Harbour Clinic: your flu shot is due.',
-          program: 'care',
-        }),
-      ),
-    );
-
-    // A reminder text to one patient; a secure message, a portal reply and a text from another.
-    const sent = await t.rt.send(orgId, SYSTEM_ACTOR, {
-      to: STOPPER,
-      body: 'Harbour Clinic: see you on Tuesday at 10:00. Reply STOP to opt out.',
-      program: 'care',
-    });
-    await waitFor(async () => {
-      const m = await t.rt.messaging.get(orgId, sent.message.id, SYSTEM_ACTOR);
-      return m.status === 'delivered' || m.status === 'sent' ? m : undefined;
-    });
-    const sec = await t.rt.portal.createSecureMessage(orgId, SYSTEM_ACTOR, {
-      to: SECURE_PATIENT,
-      body: SECRET,
-      program: 'care',
-      verify: 'dob',
-      dob: '1975-06-02',
-    });
-    const notice = await t.rt.messaging.get(orgId, sec.notice.id, SYSTEM_ACTOR);
-    const token = new URL(/https?:\/\/\S+/.exec(notice.body!)![0]).pathname.split('/')[2]!;
-    const v = await t.rt.portal.verify(token, { month: '06', day: '02', year: '1975' });
-    const session = (v as { sessionToken: string }).sessionToken;
-    expect((await t.rt.portal.reply(token, session, csrfFor(session), PORTAL_REPLY)).kind).toBe(
-      'replied',
-    );
-    await inbound(SECURE_PATIENT, 'Is there parking at the clinic?');
-    // An appointment from the scheduling feed, and the patient asks to reschedule (R): a task.
-    await t.rt.reminders.upsertAppointment(orgId, SYSTEM_ACTOR, {
-      externalId: 'A-2041',
-      source: 'api',
-      status: 'booked',
-      start: Date.now() + 3 * 24 * 3600_000,
-      patient: { given: 'Rosa', family: 'Lind', phone: SECURE_PATIENT },
-    });
-    await inbound(SECURE_PATIENT, 'R');
-    expect((await t.rt.reminders.tasks(orgId)).map((k) => k.kind)).toEqual(['reschedule_request']);
-    browser = await launchChromium();
-  }, BROWSER_HOOK_TIMEOUT);
-  afterAll(async () => {
-    await browser?.close();
-    await t?.cleanup();
-    SHOTS.discard();
+      await waitFor(async () => {
+        const m = await t.rt.messaging.get(orgId, sent.message.id, SYSTEM_ACTOR);
+        return m.status === 'delivered' || m.status === 'sent' ? m : undefined;
+      });
+      const sec = await t.rt.portal.createSecureMessage(orgId, SYSTEM_ACTOR, {
+        to: SECURE_PATIENT,
+        body: SECRET,
+        program: 'care',
+        verify: 'dob',
+        dob: '1975-06-02',
+      });
+      const notice = await t.rt.messaging.get(orgId, sec.notice.id, SYSTEM_ACTOR);
+      const token = new URL(/https?:\/\/\S+/.exec(notice.body!)![0]).pathname.split('/')[2]!;
+      const v = await t.rt.portal.verify(token, { month: '06', day: '02', year: '1975' });
+      const session = (v as { sessionToken: string }).sessionToken;
+      expect((await t.rt.portal.reply(token, session, csrfFor(session), PORTAL_REPLY)).kind).toBe(
+        'replied',
+      );
+      await inbound(SECURE_PATIENT, 'Is there parking at the clinic?');
+      // An appointment from the scheduling feed, and the patient asks to reschedule (R): a task.
+      await t.rt.reminders.upsertAppointment(orgId, SYSTEM_ACTOR, {
+        externalId: 'A-2041',
+        source: 'api',
+        status: 'booked',
+        start: Date.now() + 3 * 24 * 3600_000,
+        patient: { given: 'Rosa', family: 'Lind', phone: SECURE_PATIENT },
+      });
+      await inbound(SECURE_PATIENT, 'R');
+      expect((await t.rt.reminders.tasks(orgId)).map((k) => k.kind)).toEqual([
+        'reschedule_request',
+      ]);
+    },
+  });
+  beforeAll(() => {
+    browser = suite.browser;
   });
 
   it('staff: STOP shows in the thread and flips consent; secure content is withheld; unread and assignment', async () => {
@@ -294,7 +292,7 @@ describe.skipIf(!READY)('console conversations in headless Chromium', () => {
       (await thread.textContent())?.includes('free parking behind the building') ? true : undefined,
     );
     expect(await axeViolations(page)).toEqual([]);
-    await screenshots(page, SHOTS.dir, 'console-conversations');
+    await screenshots(page, suite.shots, 'console-conversations');
     expect(page.url()).toBe(`${base}/console/conversations`);
     const stored = await page.evaluate<string>(
       'JSON.stringify([Object.entries(sessionStorage), Object.entries(localStorage)])',

@@ -14,16 +14,14 @@
  * TIDINGS_UPDATE_SCREENSHOTS=1.
  * Skipped, saying so, where /usr/bin/chromium is not installed (.ci/run installs it).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { openTestRuntime, type TestRuntime } from './helpers.js';
+import type { TestRuntime } from './helpers.js';
 import {
-  BROWSER_HOOK_TIMEOUT,
   axeViolations,
   browserReady,
-  launchChromium,
+  consoleSuite,
   openPage,
-  screenshotDir,
   screenshots,
   signIn,
   textOf,
@@ -36,7 +34,6 @@ const READY = browserReady('console end-to-end', { console: true });
 const PHI_TEXT = 'Your A1C was 9.1, please increase your metformin';
 const PHONE = '+16175550142';
 const PASSWORD = 'lantern orchard pebble 42';
-const SHOTS = screenshotDir('console');
 
 describe.skipIf(!READY)('staff console in headless Chromium', () => {
   let t: TestRuntime;
@@ -44,36 +41,33 @@ describe.skipIf(!READY)('staff console in headless Chromium', () => {
   let orgId: string;
   let browser: Browser;
 
-  beforeAll(async () => {
-    t = await openTestRuntime({ env: { PORT: '0', HOST: '127.0.0.1' } });
-    const o = await t.rt.orgs.create('Lakeside Clinic', SYSTEM_ACTOR);
-    orgId = o.orgId;
-    base = await t.rt.listen();
-    await t.rt.templates.create(
-      orgId,
-      {
-        name: 'Visit reminder',
-        body: 'Hi {{firstName}}, your visit at Lakeside Clinic is on {{date}} at {{time}}. Reply C to confirm.',
-      },
-      SYSTEM_ACTOR,
-    );
-    await t.rt.consent.record(
-      orgId,
-      {
-        phone: PHONE,
-        program: 'surveys',
-        kind: 'opt_in',
-        source: 'web_form',
-        evidence: 'Newsletter form, 2026-11-02',
-      },
-      SYSTEM_ACTOR,
-    );
-    browser = await launchChromium();
-  }, BROWSER_HOOK_TIMEOUT);
-  afterAll(async () => {
-    await browser?.close();
-    await t?.cleanup();
-    SHOTS.discard();
+  const suite = consoleSuite({
+    shots: 'console',
+    seed: async (s) => {
+      ({ t, orgId, base } = s);
+      await t.rt.templates.create(
+        orgId,
+        {
+          name: 'Visit reminder',
+          body: 'Hi {{firstName}}, your visit at Lakeside Clinic is on {{date}} at {{time}}. Reply C to confirm.',
+        },
+        SYSTEM_ACTOR,
+      );
+      await t.rt.consent.record(
+        orgId,
+        {
+          phone: PHONE,
+          program: 'surveys',
+          kind: 'opt_in',
+          source: 'web_form',
+          evidence: 'Newsletter form, 2026-11-02',
+        },
+        SYSTEM_ACTOR,
+      );
+    },
+  });
+  beforeAll(() => {
+    browser = suite.browser;
   });
 
   it('serves the console with its CSP, and API answers with no-store', async () => {
@@ -115,7 +109,7 @@ describe.skipIf(!READY)('staff console in headless Chromium', () => {
 
     // Sign in.
     expect(await axeViolations(page)).toEqual([]);
-    await screenshots(page, SHOTS.dir, 'console-sign-in');
+    await screenshots(page, suite.shots, 'console-sign-in');
     await page.getByLabel('E-mail address').fill('dr.lee@clinic.example');
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -157,7 +151,7 @@ describe.skipIf(!READY)('staff console in headless Chromium', () => {
     const preview = (await page.getByTestId('notice-preview').textContent())!;
     expect(preview).toMatch(/^You have a new message from Lakeside Clinic\. View it securely: /);
     expect(await axeViolations(page)).toEqual([]);
-    await screenshots(page, SHOTS.dir, 'console-compose');
+    await screenshots(page, suite.shots, 'console-compose');
 
     await page.getByRole('button', { name: 'Send' }).click();
     await page.getByRole('heading', { name: /Sent securely/ }).waitFor();
@@ -189,7 +183,7 @@ describe.skipIf(!READY)('staff console in headless Chromium', () => {
     expect(await page.locator('table').last().textContent()).toContain('Newsletter form');
     expect(page.url()).toBe(`${base}/console/consent`);
     expect(await axeViolations(page)).toEqual([]);
-    await screenshots(page, SHOTS.dir, 'console-consent');
+    await screenshots(page, suite.shots, 'console-consent');
 
     // Nothing about the patient in the address bar or in browser storage.
     const stored = await page.evaluate<string>(
@@ -273,7 +267,7 @@ describe.skipIf(!READY)('staff console in headless Chromium', () => {
     expect(cost).toContain('1 segment from whichever number sends it');
     expect(cost).toContain('+16175550188 is in the sender pool');
     expect(await axeViolations(page)).toEqual([]);
-    await screenshots(page, SHOTS.dir, 'console-compose-override');
+    await screenshots(page, suite.shots, 'console-compose-override');
     await page.getByRole('button', { name: 'Send as SMS' }).click();
     await page.getByRole('heading', { name: /as SMS by override/ }).waitFor();
     expect(await page.getByTestId('result-guard').textContent()).toContain('override');

@@ -13,21 +13,19 @@
  * link or number left in the address bar or browser storage. Screenshots console-settings-* and
  * console-policy-* go to docs/images/ with TIDINGS_UPDATE_SCREENSHOTS=1.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { openTestRuntime, type TestRuntime } from './helpers.js';
+import type { TestRuntime } from './helpers.js';
 import {
-  BROWSER_HOOK_TIMEOUT,
   axeViolations,
   browserReady,
-  launchChromium,
+  consoleSuite,
   openPage,
-  screenshotDir,
   screenshots,
   signIn,
+  textOf,
   totp,
   type WatchedPage,
-  textOf,
 } from './browser.js';
 import { SYSTEM_ACTOR } from '../src/audit/index.js';
 
@@ -37,7 +35,6 @@ const ADMIN = 'admin@lakeside.example';
 const STAFF = 'sam@lakeside.example';
 const POLICY =
   'Never put a diagnosis, result, medication or test in a text.\nUse the secure portal for anything clinical.';
-const SHOTS = screenshotDir('console-settings');
 /** A patient put under legal hold: typed into the form, never shown back or kept. */
 const HOLD_PATIENT = '+16175550142';
 
@@ -60,20 +57,17 @@ describe.skipIf(!READY)('console settings in headless Chromium', () => {
   let setupToken = '';
   const secrets: string[] = [];
 
-  beforeAll(async () => {
-    t = await openTestRuntime({
-      env: { PORT: '0', HOST: '127.0.0.1', TIDINGS_QUIET_HOURS: '08:00-21:00' },
-    });
-    orgId = (await t.rt.orgs.create('Lakeside Clinic', SYSTEM_ACTOR)).orgId;
-    base = await t.rt.listen();
-    const a = await t.rt.users.create(orgId, ADMIN, 'admin', SYSTEM_ACTOR);
-    await t.rt.users.completeSetup(a.setupToken, PASSWORD);
-    browser = await launchChromium();
-  }, BROWSER_HOOK_TIMEOUT);
-  afterAll(async () => {
-    await browser?.close();
-    await t?.cleanup();
-    SHOTS.discard();
+  const suite = consoleSuite({
+    shots: 'console-settings',
+    env: { TIDINGS_QUIET_HOURS: '08:00-21:00' },
+    seed: async (s) => {
+      ({ t, orgId, base } = s);
+      const a = await t.rt.users.create(orgId, ADMIN, 'admin', SYSTEM_ACTOR);
+      await t.rt.users.completeSetup(a.setupToken, PASSWORD);
+    },
+  });
+  beforeAll(() => {
+    browser = suite.browser;
   });
 
   it('an admin adds a user, creates a key shown once, changes quiet hours, texts and webhook, rotates its secret, places and lifts legal holds, and sets the policy', async () => {
@@ -99,7 +93,7 @@ describe.skipIf(!READY)('console settings in headless Chromium', () => {
     expect(await row.getByRole('combobox').inputValue()).toBe('staff');
     expect(await row.textContent()).toContain('Invited');
     expect(await axeViolations(page)).toEqual([]);
-    await screenshots(page, SHOTS.dir, 'console-settings');
+    await screenshots(page, suite.shots, 'console-settings');
 
     // Keyboard: the tabs move with the arrow keys.
     await page.getByRole('tab', { name: 'Users & roles' }).focus();
@@ -122,7 +116,7 @@ describe.skipIf(!READY)('console settings in headless Chromium', () => {
     expect(await axeViolations(page)).toEqual([]);
     await page.getByRole('button', { name: 'I have stored it' }).click();
     expect(await page.content()).not.toContain(apiKey);
-    await screenshots(page, SHOTS.dir, 'console-settings-keys');
+    await screenshots(page, suite.shots, 'console-settings-keys');
 
     // Quiet hours: a stricter window of our own, saved.
     await openTab(page, 'Quiet hours & caps');
@@ -182,7 +176,7 @@ describe.skipIf(!READY)('console settings in headless Chromium', () => {
       'also signs until',
     );
     expect(await axeViolations(page)).toEqual([]);
-    await screenshots(page, SHOTS.dir, 'console-settings-webhook');
+    await screenshots(page, suite.shots, 'console-settings-webhook');
     await page.getByRole('button', { name: 'I have stored it' }).click();
     expect(await page.content()).not.toContain(rotated);
     // Shown once: back on the tab, the previous secret's deadline, but no secret.
@@ -229,7 +223,7 @@ describe.skipIf(!READY)('console settings in headless Chromium', () => {
     const patientHold = placed.find((h) => h.scope === 'patient')!;
     expect(await patientRow.textContent()).toContain(patientHold.subjectIndex!.slice(0, 8));
     expect(await axeViolations(page)).toEqual([]);
-    await screenshots(page, SHOTS.dir, 'console-settings-holds');
+    await screenshots(page, suite.shots, 'console-settings-holds');
     page.once('dialog', (d) => void d.accept());
     await page.getByRole('button', { name: 'Lift hold: Litigation 2026-114' }).click();
     await page.getByRole('status').filter({ hasText: 'was lifted' }).waitFor();
@@ -284,7 +278,7 @@ describe.skipIf(!READY)('console settings in headless Chromium', () => {
     );
     expect((await t.rt.policyAcks.get(orgId))!.text).toBe(POLICY);
     expect(await axeViolations(page)).toEqual([]);
-    await screenshots(page, SHOTS.dir, 'console-settings-policy');
+    await screenshots(page, suite.shots, 'console-settings-policy');
 
     // Keywords & texts: the organisation's own keywords; the tester reads them before saving,
     // a standard keyword of another kind is refused, and the saved one is in force.
@@ -313,7 +307,7 @@ describe.skipIf(!READY)('console settings in headless Chromium', () => {
       'Opt-out (UNSUBSCRIBE FLU, your keyword)',
     );
     expect(await axeViolations(page)).toEqual([]);
-    await screenshots(page, SHOTS.dir, 'console-settings-keywords');
+    await screenshots(page, suite.shots, 'console-settings-keywords');
 
     expect(new URL(page.url()).pathname).toBe('/console/settings');
     const kept = await storage(page);
@@ -343,7 +337,7 @@ describe.skipIf(!READY)('console settings in headless Chromium', () => {
     expect(await page.getByRole('region', { name: 'Policy text' }).textContent()).toBe(POLICY);
     expect(await page.getByRole('navigation', { name: 'Main' }).count()).toBe(0);
     expect(await axeViolations(page)).toEqual([]);
-    await screenshots(page, SHOTS.dir, 'console-policy');
+    await screenshots(page, suite.shots, 'console-policy');
     await page.getByRole('button', { name: 'I have read and accept' }).click();
     const nav = page.getByRole('navigation', { name: 'Main' });
     await nav.waitFor();
@@ -383,7 +377,7 @@ describe.skipIf(!READY)('console settings in headless Chromium', () => {
     expect(grants).toHaveLength(1);
     const minutes = (Date.parse(grants[0]!.expiresAt) - Date.parse(grants[0]!.createdAt)) / 60_000;
     expect(minutes).toBe(15);
-    await screenshots(page, SHOTS.dir, 'console-policy-break-glass');
+    await screenshots(page, suite.shots, 'console-policy-break-glass');
     await dialog.getByRole('button', { name: 'Close' }).click();
     await dialog.waitFor({ state: 'detached' });
 
