@@ -8,6 +8,7 @@
  */
 import { useCallback, useEffect, useState } from 'react';
 import { api, ApiError, type Role } from '../api';
+import { TableHead, TableRegion } from '../ui';
 
 type Posture = 'ok' | 'attention' | 'failing';
 
@@ -90,17 +91,9 @@ function PostureReport() {
               {report.counts.failing} failing · generated {when(report.generatedAt)}
             </span>
           </p>
-          <div className="table-scroll" role="region" aria-labelledby="posture-title" tabIndex={0}>
+          <TableRegion labelledBy="posture-title">
             <table>
-              <thead>
-                <tr>
-                  <th scope="col">Safeguard</th>
-                  <th scope="col">Rule</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Fix</th>
-                </tr>
-              </thead>
+              <TableHead columns={['Safeguard', 'Rule', 'Status', 'State', 'Fix']} />
               <tbody>
                 {report.items.map((i) => (
                   <tr key={i.id}>
@@ -117,7 +110,7 @@ function PostureReport() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableRegion>
         </>
       )}
     </section>

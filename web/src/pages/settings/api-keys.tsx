@@ -6,6 +6,7 @@
 import { useState, type FormEvent } from 'react';
 import { api } from '../../api';
 import { attempt, LoadError, OutcomeLine, useResource, when, type Outcome } from './shared';
+import { TableHead, TableRegion } from '../../ui';
 
 /** The scopes a key may hold (identity/access SCOPES); the first three are the default. */
 const SCOPES = [
@@ -129,17 +130,9 @@ export function ApiKeysSection() {
         (keys.data.data.length === 0 ? (
           <p className="muted">No API keys yet.</p>
         ) : (
-          <div className="table-scroll" role="region" aria-labelledby="keys-title" tabIndex={0}>
+          <TableRegion labelledBy="keys-title">
             <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Key</th>
-                  <th scope="col">Scopes</th>
-                  <th scope="col">Last used</th>
-                  <th scope="col">State</th>
-                </tr>
-              </thead>
+              <TableHead columns={['Name', 'Key', 'Scopes', 'Last used', 'State']} />
               <tbody>
                 {keys.data.data.map((k) => (
                   <tr key={k.id}>
@@ -167,7 +160,7 @@ export function ApiKeysSection() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableRegion>
         ))}
     </>
   );

@@ -10,6 +10,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError, PROGRAMS, type Program } from '../../api';
 import { attempt, errorText, LoadError, OutcomeLine, useResource, type Outcome } from './shared';
+import { TableHead } from '../../ui';
 
 interface Policy {
   requireOptIn: boolean;
@@ -211,13 +212,9 @@ export function ConsentTextsSection() {
           <h3>Opt-in per program</h3>
           <div className="table-scroll">
             <table>
-              <thead>
-                <tr>
-                  <th scope="col">Program</th>
-                  <th scope="col">Needs a recorded opt-in</th>
-                  <th scope="col">Double opt-in (reply YES)</th>
-                </tr>
-              </thead>
+              <TableHead
+                columns={['Program', 'Needs a recorded opt-in', 'Double opt-in (reply YES)']}
+              />
               <tbody>
                 {PROGRAMS.map((p) => (
                   <tr key={p}>

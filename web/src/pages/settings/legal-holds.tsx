@@ -10,6 +10,7 @@
 import { useState, type FormEvent } from 'react';
 import { api } from '../../api';
 import { attempt, LoadError, OutcomeLine, useResource, when, type Outcome } from './shared';
+import { TableHead, TableRegion } from '../../ui';
 
 interface Hold {
   id: string;
@@ -153,16 +154,9 @@ export function LegalHoldsSection() {
             {all ? 'No legal hold was ever placed.' : 'No legal hold is in force.'}
           </p>
         ) : (
-          <div className="table-scroll" role="region" aria-labelledby="holds-title" tabIndex={0}>
+          <TableRegion labelledBy="holds-title">
             <table>
-              <thead>
-                <tr>
-                  <th scope="col">On</th>
-                  <th scope="col">Reason</th>
-                  <th scope="col">Placed</th>
-                  <th scope="col">State</th>
-                </tr>
-              </thead>
+              <TableHead columns={['On', 'Reason', 'Placed', 'State']} />
               <tbody>
                 {holds.data.data.map((h) => (
                   <tr key={h.id}>
@@ -193,7 +187,7 @@ export function LegalHoldsSection() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableRegion>
         ))}
     </>
   );

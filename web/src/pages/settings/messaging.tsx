@@ -7,6 +7,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, PROGRAMS, type Program } from '../../api';
 import { attempt, LoadError, OutcomeLine, useResource, type Outcome } from './shared';
+import { TableHead } from '../../ui';
 
 interface Cap {
   per24h: number | null;
@@ -175,13 +176,7 @@ export function MessagingSection() {
           <div className="table-scroll">
             <table>
               <caption className="hint">Leave a box empty for no cap.</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Program</th>
-                  <th scope="col">At most per 24 hours</th>
-                  <th scope="col">At most per 7 days</th>
-                </tr>
-              </thead>
+              <TableHead columns={['Program', 'At most per 24 hours', 'At most per 7 days']} />
               <tbody>
                 {PROGRAMS.map((p) => (
                   <tr key={p}>

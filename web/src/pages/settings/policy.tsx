@@ -7,6 +7,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../../api';
 import { attempt, errorText, OutcomeLine, useResource, when, type Outcome } from './shared';
+import { TableHead, TableRegion } from '../../ui';
 
 interface Policy {
   version: number;
@@ -98,17 +99,9 @@ export function PolicySection() {
                 ? 'Everyone has acknowledged the current policy.'
                 : `${acks.data.overdue} user${acks.data.overdue === 1 ? ' is' : 's are'} overdue.`}
           </p>
-          <div className="table-scroll" role="region" aria-labelledby="acks-title" tabIndex={0}>
+          <TableRegion labelledBy="acks-title">
             <table>
-              <thead>
-                <tr>
-                  <th scope="col">User</th>
-                  <th scope="col">Role</th>
-                  <th scope="col">Acknowledged</th>
-                  <th scope="col">Due again</th>
-                  <th scope="col">State</th>
-                </tr>
-              </thead>
+              <TableHead columns={['User', 'Role', 'Acknowledged', 'Due again', 'State']} />
               <tbody>
                 {acks.data.data.map((a) => (
                   <tr key={a.userId}>
@@ -129,7 +122,7 @@ export function PolicySection() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableRegion>
         </>
       )}
     </>

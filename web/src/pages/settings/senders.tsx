@@ -9,6 +9,7 @@
 import { useState, type FormEvent } from 'react';
 import { api } from '../../api';
 import { attempt, LoadError, OutcomeLine, useResource, type Outcome } from './shared';
+import { TableHead, TableRegion } from '../../ui';
 
 const CARRIERS = ['simulator', 'smpp', 'twilio', 'telnyx'] as const;
 type Carrier = (typeof CARRIERS)[number];
@@ -94,19 +95,19 @@ export function SendersSection() {
       <h3 id="senders-title">Numbers in use</h3>
       <LoadError error={senders.error} />
       {senders.data && (
-        <div className="table-scroll" role="region" aria-labelledby="senders-title" tabIndex={0}>
+        <TableRegion labelledBy="senders-title">
           <table>
-            <thead>
-              <tr>
-                <th scope="col">Number</th>
-                <th scope="col">Carrier</th>
-                <th scope="col">Segments / s</th>
-                <th scope="col">Daily cap</th>
-                <th scope="col">Role</th>
-                <th scope="col">Carrier webhooks</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
+            <TableHead
+              columns={[
+                'Number',
+                'Carrier',
+                'Segments / s',
+                'Daily cap',
+                'Role',
+                'Carrier webhooks',
+                'Actions',
+              ]}
+            />
             <tbody>
               {senders.data.senders.map((s) => (
                 <tr key={s.id}>
@@ -178,7 +179,7 @@ export function SendersSection() {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableRegion>
       )}
       <OutcomeLine outcome={rowOutcome} />
       <p className="hint">

@@ -7,6 +7,7 @@
 import { useState, type FormEvent } from 'react';
 import { api, type Role } from '../../api';
 import { attempt, LoadError, OutcomeLine, useResource, when, type Outcome } from './shared';
+import { TableHead, TableRegion } from '../../ui';
 
 const ROLES: readonly Role[] = ['admin', 'provider', 'staff', 'auditor'];
 const ROLE_HINTS: Record<Role, string> = {
@@ -120,16 +121,9 @@ export function UsersSection({ selfId }: { selfId: string }) {
       <h3 id="users-list-title">Users</h3>
       <LoadError error={users.error} />
       {users.data && (
-        <div className="table-scroll" role="region" aria-labelledby="users-list-title" tabIndex={0}>
+        <TableRegion labelledBy="users-list-title">
           <table>
-            <thead>
-              <tr>
-                <th scope="col">User</th>
-                <th scope="col">Role</th>
-                <th scope="col">State</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
+            <TableHead columns={['User', 'Role', 'State', 'Actions']} />
             <tbody>
               {users.data.data.map((u) => (
                 <tr key={u.id}>
@@ -223,7 +217,7 @@ export function UsersSection({ selfId }: { selfId: string }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableRegion>
       )}
 
       <h3 id="grants-title">Emergency access</h3>
@@ -232,16 +226,9 @@ export function UsersSection({ selfId }: { selfId: string }) {
         (grants.data.data.length === 0 ? (
           <p className="muted">No one has asked for emergency access.</p>
         ) : (
-          <div className="table-scroll" role="region" aria-labelledby="grants-title" tabIndex={0}>
+          <TableRegion labelledBy="grants-title">
             <table>
-              <thead>
-                <tr>
-                  <th scope="col">Who</th>
-                  <th scope="col">From</th>
-                  <th scope="col">Until</th>
-                  <th scope="col">Reason</th>
-                </tr>
-              </thead>
+              <TableHead columns={['Who', 'From', 'Until', 'Reason']} />
               <tbody>
                 {grants.data.data.map((g) => (
                   <tr key={g.id}>
@@ -253,7 +240,7 @@ export function UsersSection({ selfId }: { selfId: string }) {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableRegion>
         ))}
     </>
   );

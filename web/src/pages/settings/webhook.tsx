@@ -9,6 +9,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api } from '../../api';
 import { attempt, LoadError, OutcomeLine, useResource, when, type Outcome } from './shared';
+import { TableHead, TableRegion } from '../../ui';
 
 interface Delivery {
   id: string;
@@ -162,22 +163,9 @@ export function WebhookSection() {
         (deliveries.data.data.length === 0 ? (
           <p className="muted">Nothing delivered yet.</p>
         ) : (
-          <div
-            className="table-scroll"
-            role="region"
-            aria-labelledby="deliveries-title"
-            tabIndex={0}
-          >
+          <TableRegion labelledBy="deliveries-title">
             <table>
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Event</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Attempts</th>
-                  <th scope="col">Last answer</th>
-                </tr>
-              </thead>
+              <TableHead columns={['When', 'Event', 'State', 'Attempts', 'Last answer']} />
               <tbody>
                 {deliveries.data.data.map((d) => (
                   <tr key={d.id}>
@@ -190,7 +178,7 @@ export function WebhookSection() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableRegion>
         ))}
     </>
   );
