@@ -11,6 +11,7 @@ import { SYSTEM_ACTOR } from '../src/audit/index.js';
 import { csrfFor } from '../src/portal/tokens.js';
 import type { Role } from '../src/identity/access.js';
 import { Conversations, type ConversationSummary } from '../src/conversations/index.js';
+import { blindIndex } from '../src/crypto/index.js';
 
 announcePgSkip('conversations API');
 
@@ -444,6 +445,33 @@ describe.each(DIALECTS)('conversations at scale (%s)', (dialect) => {
       .where('org_id', '=', orgId)
       .execute();
     expect(marks).toHaveLength(1);
+  });
+
+  it('moves known conversations on without the upsert, and recreates one that went missing', async () => {
+    const to = '+16172001000'; // one of the others: this process has stored its conversation
+    const index = blindIndex(await t.rt.keyrings.get(orgId), to);
+    const rowOf = () =>
+      t.rt.store.db
+        .selectFrom('conversations')
+        .select(['id', 'phone_enc', 'last_activity_at'])
+        .where('org_id', '=', orgId)
+        .where('phone_index', '=', index)
+        .executeTakeFirst();
+    const before = await rowOf();
+    expect(before).toBeDefined();
+    await new Promise((r) => setTimeout(r, 5));
+    const sent = await t.rt.send(orgId, SYSTEM_ACTOR, { to, body: 'One more', program: 'care' });
+    const after = await rowOf();
+    // The same row, moved on to the new text, its encrypted number untouched.
+    expect(after!.id).toBe(before!.id);
+    expect(after!.phone_enc).toBe(before!.phone_enc);
+    expect(Number(after!.last_activity_at)).toBe(Date.parse(sent.message.createdAt));
+    // Gone behind this process's back (a restore, another process): the next text makes it again.
+    await t.rt.store.db.deleteFrom('conversations').where('id', '=', before!.id).execute();
+    await t.rt.send(orgId, SYSTEM_ACTOR, { to, body: 'And another', program: 'care' });
+    const again = await rowOf();
+    expect(again).toBeDefined();
+    expect(again!.id).not.toBe(before!.id);
   });
 
   it('folds the history in in the background (as startWorkers does), before any list', async () => {

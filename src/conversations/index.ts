@@ -151,6 +151,12 @@ export const LIST_CURSOR = /^(\d{1,16})\.(cnv_[0-9A-Za-z]{1,40})$/;
 export const THREAD_CURSOR =
   /^(?:[a-z]{1,8}_[0-9A-Za-z]{1,40}|-)(?:\.(?:[a-z]{1,8}_[0-9A-Za-z]{1,40}|-)){3}$/;
 
+/**
+ * How many conversations `touch` remembers as existing before it starts again from none. A
+ * key is an organisation id and a blind index, never a number.
+ */
+const KNOWN_CONVERSATIONS = 100_000;
+
 /** History rows per page when an organisation's history is folded into its rows. */
 const BACKFILL_PAGE = 2000;
 
@@ -185,6 +191,8 @@ export class Conversations {
   private readonly now: () => number;
   /** Organisations whose history before migration 0027 is in their rows (this process). */
   private readonly backfilled = new Set<string>();
+  /** Conversations (org and blind index) this process has seen stored (see `touch`). */
+  private readonly known = new Set<string>();
   private readonly backfilling = new Map<string, Promise<boolean>>();
   private backfillRun: Promise<void> | undefined;
   private stopping = false;
@@ -198,10 +206,13 @@ export class Conversations {
   }
 
   /**
-   * Records activity inside the caller's transaction: one upsert for the whole batch, which
-   * creates the conversation of a number seen for the first time and moves each one's last
-   * activity (and last inbound) forward, never back. Rows are written in key order, so two
-   * batches touching the same numbers lock them in the same order.
+   * Records activity inside the caller's transaction, moving each conversation's last
+   * activity (and last inbound) forward, never back. A conversation this process knows
+   * exists gets one UPDATE for the whole batch (outbound activity only), without encrypting
+   * its number again; the others, and any the UPDATE did not find (erased meanwhile, or
+   * remembered from a transaction that rolled back), one upsert that creates the
+   * conversation of a number seen for the first time. Rows are written in key order, so
+   * two batches touching the same numbers lock them in the same order.
    */
   async touch(tx: Db, events: readonly ActivityEvent[]): Promise<void> {
     if (events.length === 0) return;
@@ -220,9 +231,20 @@ export class Conversations {
       }
     }
     const keys = [...merged.keys()].sort();
+    const known = keys.filter((k) => this.known.has(k) && merged.get(k)!.lastInboundAt === null);
+    const knownSet = new Set(known);
+    const fresh = keys.filter((k) => !knownSet.has(k));
+    const greatest = this.store.dialect === 'postgres' ? sql.raw('GREATEST') : sql.raw('MAX');
+    if (known.length > 0 && !(await this.moveOn(tx, known, merged, greatest))) {
+      // Some were not there after all: the upsert below creates or moves them all.
+      for (const k of known) this.known.delete(k);
+      fresh.push(...known);
+      fresh.sort();
+    }
+    if (fresh.length === 0) return;
     const now = this.now();
     const values = [];
-    for (const key of keys) {
+    for (const key of fresh) {
       const { e, lastAt, lastInboundAt } = merged.get(key)!;
       const keyring = e.keyring;
       const id = newId('cnv');
@@ -240,7 +262,6 @@ export class Conversations {
         last_inbound_at: lastInboundAt,
       });
     }
-    const greatest = this.store.dialect === 'postgres' ? sql.raw('GREATEST') : sql.raw('MAX');
     await tx
       .insertInto('conversations')
       .values(values)
@@ -254,6 +275,48 @@ export class Conversations {
         }),
       )
       .execute();
+    if (this.known.size + fresh.length > KNOWN_CONVERSATIONS) this.known.clear();
+    for (const k of fresh) this.known.add(k);
+  }
+
+  /**
+   * Moves the last activity of conversations known to exist forward, one UPDATE per
+   * organisation; false when one of them was not found.
+   */
+  private async moveOn(
+    tx: Db,
+    keys: readonly string[],
+    merged: ReadonlyMap<string, { e: ActivityEvent; lastAt: number }>,
+    greatest: ReturnType<typeof sql.raw>,
+  ): Promise<boolean> {
+    const byOrg = new Map<string, { index: string; at: number }[]>();
+    for (const k of keys) {
+      const { e, lastAt } = merged.get(k)!;
+      const list = byOrg.get(e.orgId);
+      if (list) list.push({ index: e.index, at: lastAt });
+      else byOrg.set(e.orgId, [{ index: e.index, at: lastAt }]);
+    }
+    let found = 0;
+    for (const [orgId, list] of byOrg) {
+      const cases = sql.join(
+        list.map((r) => sql`when ${r.index} then cast(${r.at} as bigint)`),
+        sql` `,
+      );
+      const res = await tx
+        .updateTable('conversations')
+        .set({
+          last_activity_at: sql<number>`${greatest}(last_activity_at, case phone_index ${cases} end)`,
+        })
+        .where('org_id', '=', orgId)
+        .where(
+          'phone_index',
+          'in',
+          list.map((r) => r.index),
+        )
+        .executeTakeFirst();
+      found += Number(res.numUpdatedRows);
+    }
+    return found === keys.length;
   }
 
   /**
