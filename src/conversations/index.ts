@@ -156,6 +156,8 @@ export const THREAD_CURSOR =
  * key is an organisation id and a blind index, never a number.
  */
 const KNOWN_CONVERSATIONS = 100_000;
+/** At most this many UPDATEs for known conversations in one `touch`; more go to the upsert. */
+const MOVE_ON_STATEMENTS = 16;
 
 /** History rows per page when an organisation's history is folded into its rows. */
 const BACKFILL_PAGE = 2000;
@@ -280,8 +282,10 @@ export class Conversations {
   }
 
   /**
-   * Moves the last activity of conversations known to exist forward, one UPDATE per
-   * organisation; false when one of them was not found.
+   * Moves the last activity of conversations known to exist forward: one UPDATE per
+   * organisation and time, as an accept batch's texts share a few milliseconds. False when
+   * one of them was not found, or when the times are too many for that (a walk of old
+   * history): the upsert does those.
    */
   private async moveOn(
     tx: Db,
@@ -289,30 +293,22 @@ export class Conversations {
     merged: ReadonlyMap<string, { e: ActivityEvent; lastAt: number }>,
     greatest: ReturnType<typeof sql.raw>,
   ): Promise<boolean> {
-    const byOrg = new Map<string, { index: string; at: number }[]>();
+    const groups = new Map<string, { orgId: string; at: number; indexes: string[] }>();
     for (const k of keys) {
       const { e, lastAt } = merged.get(k)!;
-      const list = byOrg.get(e.orgId);
-      if (list) list.push({ index: e.index, at: lastAt });
-      else byOrg.set(e.orgId, [{ index: e.index, at: lastAt }]);
+      const g = `${e.orgId}\u0000${lastAt}`;
+      const group = groups.get(g);
+      if (group) group.indexes.push(e.index);
+      else groups.set(g, { orgId: e.orgId, at: lastAt, indexes: [e.index] });
     }
+    if (groups.size > MOVE_ON_STATEMENTS) return false;
     let found = 0;
-    for (const [orgId, list] of byOrg) {
-      const cases = sql.join(
-        list.map((r) => sql`when ${r.index} then cast(${r.at} as bigint)`),
-        sql` `,
-      );
+    for (const { orgId, at, indexes } of groups.values()) {
       const res = await tx
         .updateTable('conversations')
-        .set({
-          last_activity_at: sql<number>`${greatest}(last_activity_at, case phone_index ${cases} end)`,
-        })
+        .set({ last_activity_at: sql<number>`${greatest}(last_activity_at, ${at})` })
         .where('org_id', '=', orgId)
-        .where(
-          'phone_index',
-          'in',
-          list.map((r) => r.index),
-        )
+        .where('phone_index', 'in', indexes)
         .executeTakeFirst();
       found += Number(res.numUpdatedRows);
     }
