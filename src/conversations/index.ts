@@ -302,6 +302,27 @@ export class Conversations {
       else groups.set(g, { orgId: e.orgId, at: lastAt, indexes: [e.index] });
     }
     if (groups.size > MOVE_ON_STATEMENTS) return false;
+    if (this.store.dialect === 'postgres' && groups.size > 1) {
+      // Several statements would lock the rows in time order: lock them in key order first,
+      // as the upsert does, so two transactions never wait on each other's rows.
+      const byOrg = new Map<string, string[]>();
+      for (const k of keys) {
+        const { e } = merged.get(k)!;
+        const list = byOrg.get(e.orgId);
+        if (list) list.push(e.index);
+        else byOrg.set(e.orgId, [e.index]);
+      }
+      for (const [orgId, indexes] of byOrg) {
+        await tx
+          .selectFrom('conversations')
+          .select('id')
+          .where('org_id', '=', orgId)
+          .where('phone_index', 'in', indexes)
+          .orderBy('phone_index')
+          .forUpdate()
+          .execute();
+      }
+    }
     let found = 0;
     for (const { orgId, at, indexes } of groups.values()) {
       const res = await tx
