@@ -10,7 +10,7 @@
  *
  * A conversation comes into being with the first text either way: messaging and the portal
  * call `touch` inside the transaction that commits a batch of accepted texts, an inbound text
- * or a portal reply (one upsert per batch), which keeps `last_activity_at` current. The list
+ * or a portal reply (a few statements per batch), which keeps `last_activity_at` current. The list
  * pages through the conversation rows by that time; a thread pages through one number's
  * history through the recipient indexes (migration 0027), newest first, however old. History
  * from before 0027 is folded into the rows once per organisation (`backfill`): in the
