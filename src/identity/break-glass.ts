@@ -16,6 +16,7 @@ import { newId } from '../ids/index.js';
 import type { Principal, Role, UserPrincipal } from './access.js';
 
 export const BREAK_GLASS_DEFAULT_MINUTES = 30;
+export const BREAK_GLASS_MAX_MINUTES = 120;
 /** The roles that may ask for emergency access (providers read secure content anyway). */
 export const BREAK_GLASS_ROLES: readonly Role[] = ['admin', 'staff'];
 
@@ -27,7 +28,6 @@ export interface SecureContentAccess {
   content: boolean;
   breakGlassGrantId?: string;
 }
-export const BREAK_GLASS_MAX_MINUTES = 120;
 
 export interface BreakGlassGrant {
   id: string;
