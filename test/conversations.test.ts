@@ -6,6 +6,7 @@
  * consent it changed; every read is audited with the number's blind index.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
 import { announcePgSkip, DIALECTS, openTestRuntime, waitFor, type TestRuntime } from './helpers.js';
 import { SYSTEM_ACTOR } from '../src/audit/index.js';
 import { csrfFor } from '../src/portal/tokens.js';
@@ -215,6 +216,16 @@ describe.each(DIALECTS)('conversations API (%s)', (dialect) => {
     expect(r.json.assignee).toEqual({ id: staffId, email: 'staff@inbox.example' });
     expect((await list()).find((c) => c.id === id)!.assignee?.id).toBe(staffId);
     expect((await list('staff', '?assigned=me')).map((c) => c.id)).toEqual([id]);
+    if (dialect === 'sqlite') {
+      // The list's query for "me" walks the index of assigned conversations (0028), not
+      // every conversation by activity.
+      const plan = await sql<{ detail: string }>`explain query plan
+        select * from conversations where org_id = ${orgId} and last_activity_at > 0
+        and assignee_id = ${staffId} order by last_activity_at desc, id desc limit 51`.execute(
+        t.rt.store.db,
+      );
+      expect(plan.rows.map((r) => r.detail).join(' | ')).toContain('conversations_assignee');
+    }
     expect((await list('provider', '?assigned=me')).map((c) => c.id)).toEqual([]);
     expect((await list('staff', '?assigned=none')).map((c) => c.id)).not.toContain(id);
 

@@ -1031,6 +1031,21 @@ const m0027: Migration = {
   },
 };
 
+/**
+ * The inbox's "assigned to me" view, newest activity first: an index over assigned
+ * conversations only, so the many unassigned ones cost nothing when a text moves them on.
+ */
+const m0028: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createIndex('conversations_assignee')
+      .on('conversations')
+      .columns(['org_id', 'assignee_id', 'last_activity_at', 'id'])
+      .where(sql.ref('assignee_id'), 'is not', null)
+      .execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
   '0002_identity': m0002,
@@ -1054,6 +1069,7 @@ export const migrations: Record<string, Migration> = {
   '0016_conversations': m0016,
   '0027_conversation_indexes': m0027,
   '0026_settings': m0026,
+  '0028_conversation_assignee': m0028,
 };
 
 export const migrationProvider: MigrationProvider = {
