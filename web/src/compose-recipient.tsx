@@ -9,6 +9,7 @@
 import { useEffect, useState, type KeyboardEvent } from 'react';
 import { api, ApiError, type Program } from './api';
 import { STATUS_LABELS, type ConsentView } from './consent-view';
+import { TextField } from './ui';
 
 interface ContactSummary {
   id: string;
@@ -72,17 +73,15 @@ export function PatientPicker({ onPick }: { onPick: (phone: string, label: strin
   return (
     <div className="picker" role="search" aria-label="Find a patient">
       <div className="row">
-        <div className="field">
-          <label htmlFor="find-patient">Find patient by name</label>
-          <input
-            id="find-patient"
-            type="search"
-            autoComplete="off"
-            value={query}
-            onChange={(e) => setQuery(e.target.value)}
-            onKeyDown={onKey}
-          />
-        </div>
+        <TextField
+          id="find-patient"
+          label="Find patient by name"
+          type="search"
+          autoComplete="off"
+          value={query}
+          onChange={setQuery}
+          onKeyDown={onKey}
+        />
         <button type="button" className="secondary" onClick={() => void search()}>
           Find
         </button>

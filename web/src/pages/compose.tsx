@@ -16,6 +16,7 @@ import { api, ApiError, idempotencyKey, PROGRAMS, type Program, type Role } from
 import { GuardFeedback, useGuardCheck } from '../guard-check';
 import { SLOT_INPUT } from '../slot-inputs';
 import { PatientPicker, RecipientStatus } from '../compose-recipient';
+import { SelectField, TextField } from '../ui';
 
 const MAX_SEGMENTS = 10;
 /** The server's bounds on an override reason (POST /v1/messages, `override.reason`). */
@@ -179,51 +180,37 @@ export function Compose() {
         )}
         <PatientPicker onPick={(phone) => setTo(phone)} />
         <div className="row">
-          <div className="field">
-            <label htmlFor="to">Recipient number</label>
-            <input
-              id="to"
-              type="tel"
-              autoComplete="off"
-              required
-              value={to}
-              onChange={(e) => setTo(e.target.value)}
-            />
-          </div>
-          <div className="field">
-            <label htmlFor="program">Program</label>
-            <select
-              id="program"
-              value={program}
-              onChange={(e) => setProgram(e.target.value as Program)}
-            >
-              {PROGRAMS.map((p) => (
-                <option key={p} value={p}>
-                  {p}
-                </option>
-              ))}
-            </select>
-          </div>
-          <div className="field">
-            <label htmlFor="template">Template</label>
-            <select id="template" value={templateId} onChange={(e) => pickTemplate(e.target.value)}>
-              <option value="">Free text</option>
-              {templates.map((t) => (
-                <option key={t.id} value={t.id}>
-                  {t.name}
-                </option>
-              ))}
-            </select>
-          </div>
-          <div className="field">
-            <label htmlFor="send-at">Send at (your time; empty: now)</label>
-            <input
-              id="send-at"
-              type="datetime-local"
-              value={sendAt}
-              onChange={(e) => setSendAt(e.target.value)}
-            />
-          </div>
+          <TextField
+            id="to"
+            label="Recipient number"
+            type="tel"
+            autoComplete="off"
+            required
+            value={to}
+            onChange={setTo}
+          />
+          <SelectField
+            id="program"
+            label="Program"
+            value={program}
+            onChange={(v) => setProgram(v as Program)}
+            options={PROGRAMS}
+          />
+          <SelectField
+            id="template"
+            label="Template"
+            value={templateId}
+            onChange={pickTemplate}
+            any="Free text"
+            options={templates.map((t) => [t.id, t.name] as const)}
+          />
+          <TextField
+            id="send-at"
+            label="Send at (your time; empty: now)"
+            type="datetime-local"
+            value={sendAt}
+            onChange={setSendAt}
+          />
           {senders.length > 1 && (
             <div className="field">
               <label htmlFor="from">Send from</label>
@@ -268,20 +255,16 @@ export function Compose() {
             <legend>Fill in “{template.name}”</legend>
             <p className="template-body">{template.body}</p>
             {template.slots.map((slot) => (
-              <div className="field" key={slot}>
-                <label htmlFor={`slot-${slot}`}>{slot}</label>
-                <input
-                  id={`slot-${slot}`}
-                  type={SLOT_INPUT[slot]?.type ?? 'text'}
-                  aria-describedby={`slot-${slot}-hint`}
-                  required
-                  value={variables[slot] ?? ''}
-                  onChange={(e) => setVariables({ ...variables, [slot]: e.target.value })}
-                />
-                <span id={`slot-${slot}-hint`} className="hint">
-                  {SLOT_INPUT[slot]?.hint}
-                </span>
-              </div>
+              <TextField
+                key={slot}
+                id={`slot-${slot}`}
+                label={slot}
+                type={SLOT_INPUT[slot]?.type ?? 'text'}
+                hint={SLOT_INPUT[slot]?.hint ?? ''}
+                required
+                value={variables[slot] ?? ''}
+                onChange={(v) => setVariables({ ...variables, [slot]: v })}
+              />
             ))}
             <button type="button" className="secondary" onClick={() => void showPreview()}>
               Preview

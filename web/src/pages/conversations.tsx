@@ -17,6 +17,7 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, ApiError, idempotencyKey, PROGRAMS, type Program, type User } from '../api';
 import { BREAK_GLASS_ROLES, BreakGlassButton } from '../break-glass';
+import { SelectField } from '../ui';
 
 type ConsentState = 'opted_in' | 'opted_out' | 'pending' | 'none';
 
@@ -661,20 +662,13 @@ function ThreadView(props: {
           </p>
         )}
         <div className="row">
-          <div className="field">
-            <label htmlFor="reply-program">Program</label>
-            <select
-              id="reply-program"
-              value={program}
-              onChange={(e) => setProgram(e.target.value as Program)}
-            >
-              {PROGRAMS.map((p) => (
-                <option key={p} value={p}>
-                  {p}
-                </option>
-              ))}
-            </select>
-          </div>
+          <SelectField
+            id="reply-program"
+            label="Program"
+            value={program}
+            onChange={(v) => setProgram(v as Program)}
+            options={PROGRAMS}
+          />
         </div>
         <label htmlFor="reply-text">Reply text</label>
         <textarea

@@ -7,7 +7,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, PROGRAMS, type Program } from '../../api';
 import { attempt, LoadError, OutcomeLine, useResource, type Outcome } from './shared';
-import { TableHead } from '../../ui';
+import { TableHead, TextField } from '../../ui';
 
 interface Cap {
   per24h: number | null;
@@ -119,26 +119,22 @@ export function MessagingSection() {
           </label>
           {own && (
             <div className="row">
-              <div className="field">
-                <label htmlFor="qh-start">Earliest send time</label>
-                <input
-                  id="qh-start"
-                  type="time"
-                  required
-                  value={start}
-                  onChange={(e) => setStart(e.target.value)}
-                />
-              </div>
-              <div className="field">
-                <label htmlFor="qh-end">Latest send time</label>
-                <input
-                  id="qh-end"
-                  type="time"
-                  required
-                  value={end}
-                  onChange={(e) => setEnd(e.target.value)}
-                />
-              </div>
+              <TextField
+                id="qh-start"
+                label="Earliest send time"
+                type="time"
+                required
+                value={start}
+                onChange={setStart}
+              />
+              <TextField
+                id="qh-end"
+                label="Latest send time"
+                type="time"
+                required
+                value={end}
+                onChange={setEnd}
+              />
             </div>
           )}
           <fieldset className="checks">

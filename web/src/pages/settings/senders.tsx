@@ -9,7 +9,7 @@
 import { useState, type FormEvent } from 'react';
 import { api } from '../../api';
 import { attempt, LoadError, OutcomeLine, useResource, type Outcome } from './shared';
-import { TableHead, TableRegion } from '../../ui';
+import { SelectField, TableHead, TableRegion, TextField } from '../../ui';
 
 const CARRIERS = ['simulator', 'smpp', 'twilio', 'telnyx'] as const;
 type Carrier = (typeof CARRIERS)[number];
@@ -190,46 +190,35 @@ export function SendersSection() {
       <h3 id="sender-add-title">Add a sender</h3>
       <form aria-labelledby="sender-add-title" onSubmit={(e) => void add(e)}>
         <div className="row">
-          <div className="field">
-            <label htmlFor="sender-number">Number (E.164)</label>
-            <input
-              id="sender-number"
-              type="tel"
-              required
-              placeholder="+16175550100"
-              autoComplete="off"
-              value={number}
-              onChange={(e) => setNumber(e.target.value)}
-            />
-          </div>
-          <div className="field">
-            <label htmlFor="sender-carrier">Carrier</label>
-            <select
-              id="sender-carrier"
-              value={carrier}
-              onChange={(e) => {
-                setCarrier(e.target.value as Carrier);
-                setFields({});
-              }}
-            >
-              {CARRIERS.map((c) => (
-                <option key={c} value={c}>
-                  {c}
-                </option>
-              ))}
-            </select>
-          </div>
-          <div className="field">
-            <label htmlFor="sender-mps">Segments per second (optional)</label>
-            <input
-              id="sender-mps"
-              type="number"
-              min={1}
-              max={10000}
-              value={mps}
-              onChange={(e) => setMps(e.target.value)}
-            />
-          </div>
+          <TextField
+            id="sender-number"
+            label="Number (E.164)"
+            type="tel"
+            required
+            placeholder="+16175550100"
+            autoComplete="off"
+            value={number}
+            onChange={setNumber}
+          />
+          <SelectField
+            id="sender-carrier"
+            label="Carrier"
+            value={carrier}
+            onChange={(v) => {
+              setCarrier(v as Carrier);
+              setFields({});
+            }}
+            options={CARRIERS}
+          />
+          <TextField
+            id="sender-mps"
+            label="Segments per second (optional)"
+            type="number"
+            min={1}
+            max={10000}
+            value={mps}
+            onChange={setMps}
+          />
         </div>
         {FIELDS[carrier].map(([k, label, secret, hint]) => (
           <div key={k}>

@@ -7,7 +7,7 @@
 import { useState, type FormEvent } from 'react';
 import { api, type Role } from '../../api';
 import { attempt, LoadError, OutcomeLine, useResource, when, type Outcome } from './shared';
-import { TableHead, TableRegion } from '../../ui';
+import { TableHead, TableRegion, TextField } from '../../ui';
 
 const ROLES: readonly Role[] = ['admin', 'provider', 'staff', 'auditor'];
 const ROLE_HINTS: Record<Role, string> = {
@@ -70,17 +70,15 @@ export function UsersSection({ selfId }: { selfId: string }) {
     <>
       <h3 id="users-add-title">Add a user</h3>
       <form className="row" aria-labelledby="users-add-title" onSubmit={(e) => void create(e)}>
-        <div className="field">
-          <label htmlFor="new-user-email">E-mail address</label>
-          <input
-            id="new-user-email"
-            type="email"
-            autoComplete="off"
-            required
-            value={email}
-            onChange={(e) => setEmail(e.target.value)}
-          />
-        </div>
+        <TextField
+          id="new-user-email"
+          label="E-mail address"
+          type="email"
+          autoComplete="off"
+          required
+          value={email}
+          onChange={setEmail}
+        />
         <div className="field">
           <label htmlFor="new-user-role">Role</label>
           <select
