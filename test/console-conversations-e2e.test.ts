@@ -17,6 +17,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { waitFor, type TestRuntime } from './helpers.js';
 import {
+  addConsoleUser,
   axeViolations,
   browserReady,
   consoleSuite,
@@ -48,10 +49,16 @@ describe.skipIf(!READY)('console conversations in headless Chromium', () => {
   const inbound = async (from: string, body: string) => {
     expect(await t.rt.messaging.receiveInbound({ from, to: senderNumber, body })).not.toBeNull();
   };
-  const person = async (email: string, role: 'staff' | 'provider' | 'admin') => {
-    const { setupToken } = await t.rt.users.create(orgId, email, role, SYSTEM_ACTOR);
-    await t.rt.users.completeSetup(setupToken, PASSWORD);
-    return email;
+  /** A new user of `role`, signed in on a watched page, and on the Conversations page. */
+  const openInbox = async (email: string, role: 'staff' | 'provider' | 'admin') => {
+    await addConsoleUser(suite, email, role, PASSWORD);
+    const watched = await openPage(browser, base);
+    await signIn(watched.page, base, { email, password: PASSWORD });
+    await watched.page
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link', { name: 'Conversations' })
+      .click();
+    return watched;
   };
   /** The list entry of the number ending in `last4`. */
   const entry = (page: Page, last4: string) =>
@@ -132,11 +139,9 @@ describe.skipIf(!READY)('console conversations in headless Chromium', () => {
   });
 
   it('staff: STOP shows in the thread and flips consent; secure content is withheld; unread and assignment', async () => {
-    const email = await person('desk@harbour.example', 'staff');
-    const { context, page, thirdParty, cspViolations } = await openPage(browser, base);
-    await signIn(page, base, { email, password: PASSWORD });
+    const email = 'desk@harbour.example';
+    const { context, page, thirdParty, cspViolations } = await openInbox(email, 'staff');
     const nav = page.getByRole('navigation', { name: 'Main' });
-    await nav.getByRole('link', { name: 'Conversations' }).click();
     await page.getByRole('heading', { level: 1, name: 'Conversations' }).waitFor();
     expect(page.url()).toBe(`${base}/console/conversations`);
     expect(await page.title()).toBe('Conversations · Tidings');
@@ -268,13 +273,10 @@ describe.skipIf(!READY)('console conversations in headless Chromium', () => {
   });
 
   it('provider: reads the secure message and the portal reply, and replies', async () => {
-    const email = await person('dr.ito@harbour.example', 'provider');
-    const { context, page, thirdParty, cspViolations } = await openPage(browser, base);
-    await signIn(page, base, { email, password: PASSWORD });
-    await page
-      .getByRole('navigation', { name: 'Main' })
-      .getByRole('link', { name: 'Conversations' })
-      .click();
+    const { context, page, thirdParty, cspViolations } = await openInbox(
+      'dr.ito@harbour.example',
+      'provider',
+    );
     await entry(page, '0132').getByRole('button').click();
     const thread = page.getByRole('region', { name: /Conversation with •••• 0132/ });
     await thread.waitFor();
@@ -304,13 +306,10 @@ describe.skipIf(!READY)('console conversations in headless Chromium', () => {
     await context.close();
   });
   it('staff: more conversations by page, a long thread back to its start, refreshed when visible', async () => {
-    const email = await person('night@harbour.example', 'staff');
-    const { context, page, thirdParty, cspViolations } = await openPage(browser, base);
-    await signIn(page, base, { email, password: PASSWORD });
-    await page
-      .getByRole('navigation', { name: 'Main' })
-      .getByRole('link', { name: 'Conversations' })
-      .click();
+    const { context, page, thirdParty, cspViolations } = await openInbox(
+      'night@harbour.example',
+      'staff',
+    );
     const rows = page.getByRole('list', { name: 'Conversations' }).getByRole('listitem');
     await entry(page, '0131').waitFor();
     expect(await rows.count()).toBe(50);
@@ -363,13 +362,7 @@ describe.skipIf(!READY)('console conversations in headless Chromium', () => {
   });
 
   it('admin: sees the inbox without bodies and assigns from a list of users', async () => {
-    await person('admin@harbour.example', 'admin');
-    const { context, page, cspViolations } = await openPage(browser, base);
-    await signIn(page, base, { email: 'admin@harbour.example', password: PASSWORD });
-    await page
-      .getByRole('navigation', { name: 'Main' })
-      .getByRole('link', { name: 'Conversations' })
-      .click();
+    const { context, page, cspViolations } = await openInbox('admin@harbour.example', 'admin');
     await entry(page, '0131').waitFor();
     // No thread to open: admins do not read message bodies.
     expect(
