@@ -11,7 +11,7 @@
  * (verify.ts), exports (export.ts), the auditor's queries (query.ts) and the service the CLI,
  * API and worker use (service.ts).
  */
-import { insertRows, type Db, type Dialect } from '../store/index.js';
+import { groupBy, insertRows, type Db, type Dialect } from '../store/index.js';
 import { GENESIS_HASH, hashEvent, type ChainedFields } from './chain.js';
 
 export { GENESIS_HASH, hashEvent, type ChainedFields } from './chain.js';
@@ -176,13 +176,7 @@ export async function appendAudit(
   entries: readonly AuditEntry[],
   at: number = Date.now(),
 ): Promise<void> {
-  const byOrg = new Map<string, AuditEntry[]>();
-  for (const e of entries) {
-    const list = byOrg.get(e.orgId);
-    if (list) list.push(e);
-    else byOrg.set(e.orgId, [e]);
-  }
-  for (const [orgId, list] of byOrg) {
+  for (const [orgId, list] of groupBy(entries, (e) => e.orgId)) {
     await tx
       .insertInto('audit_heads')
       .values({ org_id: orgId, seq: 0, hash: GENESIS_HASH })

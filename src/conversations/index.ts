@@ -21,7 +21,7 @@
  * Every list and thread read is audited, a thread with the number's blind index (164.312(b)).
  */
 import { sql } from 'kysely';
-import type { Db, Store } from '../store/index.js';
+import { groupBy, type Db, type Store } from '../store/index.js';
 import { appendAudit, type Actor, type AuditEntry } from '../audit/index.js';
 import { decrypt, encrypt, rowAad, type Keyring } from '../crypto/index.js';
 import { AppError } from '../errors/index.js';
@@ -293,43 +293,39 @@ export class Conversations {
     merged: ReadonlyMap<string, { e: ActivityEvent; lastAt: number }>,
     greatest: ReturnType<typeof sql.raw>,
   ): Promise<boolean> {
-    const groups = new Map<string, { orgId: string; at: number; indexes: string[] }>();
-    for (const k of keys) {
-      const { e, lastAt } = merged.get(k)!;
-      const g = `${e.orgId}\u0000${lastAt}`;
-      const group = groups.get(g);
-      if (group) group.indexes.push(e.index);
-      else groups.set(g, { orgId: e.orgId, at: lastAt, indexes: [e.index] });
-    }
+    const rows = keys.map((k) => merged.get(k)!);
+    const groups = groupBy(rows, (r) => `${r.e.orgId}\u0000${r.lastAt}`);
     if (groups.size > MOVE_ON_STATEMENTS) return false;
     if (this.store.dialect === 'postgres' && groups.size > 1) {
       // Several statements would lock the rows in time order: lock them in key order first,
       // as the upsert does, so two transactions never wait on each other's rows.
-      const byOrg = new Map<string, string[]>();
-      for (const k of keys) {
-        const { e } = merged.get(k)!;
-        const list = byOrg.get(e.orgId);
-        if (list) list.push(e.index);
-        else byOrg.set(e.orgId, [e.index]);
-      }
-      for (const [orgId, indexes] of byOrg) {
+      for (const [orgId, list] of groupBy(rows, (r) => r.e.orgId)) {
         await tx
           .selectFrom('conversations')
           .select('id')
           .where('org_id', '=', orgId)
-          .where('phone_index', 'in', indexes)
+          .where(
+            'phone_index',
+            'in',
+            list.map((r) => r.e.index),
+          )
           .orderBy('phone_index')
           .forUpdate()
           .execute();
       }
     }
     let found = 0;
-    for (const { orgId, at, indexes } of groups.values()) {
+    for (const list of groups.values()) {
+      const { e, lastAt } = list[0]!;
       const res = await tx
         .updateTable('conversations')
-        .set({ last_activity_at: sql<number>`${greatest}(last_activity_at, ${at})` })
-        .where('org_id', '=', orgId)
-        .where('phone_index', 'in', indexes)
+        .set({ last_activity_at: sql<number>`${greatest}(last_activity_at, ${lastAt})` })
+        .where('org_id', '=', e.orgId)
+        .where(
+          'phone_index',
+          'in',
+          list.map((r) => r.e.index),
+        )
         .executeTakeFirst();
       found += Number(res.numUpdatedRows);
     }

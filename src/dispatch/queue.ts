@@ -6,7 +6,7 @@
  * claims use `FOR UPDATE SKIP LOCKED`, so many workers never take the same job; on SQLite
  * the write transaction is the single writer.
  */
-import { insertRows, type Db, type Dialect } from '../store/index.js';
+import { idsByOrg, insertRows, type Db, type Dialect } from '../store/index.js';
 
 export interface JobKey {
   orgId: string;
@@ -55,9 +55,12 @@ export async function claimJobs(
   const rows = await q.execute();
   if (rows.length === 0) return [];
   // One UPDATE per organisation and chunk, not one per job: each job's attempts go up by one.
-  for (const [orgId, ids] of idsByOrg(
-    rows.map((r) => ({ orgId: r.org_id, messageId: r.message_id })),
-  )) {
+  const claimed = rows.map((r) => ({
+    orgId: r.org_id,
+    messageId: r.message_id,
+    attempts: r.attempts + 1,
+  }));
+  for (const [orgId, ids] of idsByOrg(claimed, (j) => j.messageId)) {
     await tx
       .updateTable('dispatch_jobs')
       .set((eb) => ({
@@ -69,22 +72,7 @@ export async function claimJobs(
       .where('message_id', 'in', ids)
       .execute();
   }
-  return rows.map((r) => ({ orgId: r.org_id, messageId: r.message_id, attempts: r.attempts + 1 }));
-}
-
-/** Job ids grouped by organisation, in chunks small enough for one statement each. */
-function idsByOrg(jobs: readonly JobKey[], chunk = 500): [string, string[]][] {
-  const byOrg = new Map<string, string[]>();
-  for (const j of jobs) {
-    const ids = byOrg.get(j.orgId);
-    if (ids) ids.push(j.messageId);
-    else byOrg.set(j.orgId, [j.messageId]);
-  }
-  const out: [string, string[]][] = [];
-  for (const [orgId, ids] of byOrg) {
-    for (let i = 0; i < ids.length; i += chunk) out.push([orgId, ids.slice(i, i + chunk)]);
-  }
-  return out;
+  return claimed;
 }
 
 /**
@@ -92,7 +80,7 @@ function idsByOrg(jobs: readonly JobKey[], chunk = 500): [string, string[]][] {
  * another worker has since claimed is left to that worker.
  */
 export async function completeJobs(tx: Db, owner: string, jobs: readonly JobKey[]): Promise<void> {
-  for (const [orgId, ids] of idsByOrg(jobs)) {
+  for (const [orgId, ids] of idsByOrg(jobs, (j) => j.messageId)) {
     await tx
       .deleteFrom('dispatch_jobs')
       .where('org_id', '=', orgId)

@@ -176,18 +176,9 @@ export class DispatchWorker {
       threshold: this.opts.breakerThreshold,
       openMs: this.opts.breakerOpenMs,
     });
-    this.outcomes = new GroupCommitter(
-      (batch) => this.commitOutcomes(batch),
-      500,
-      undefined,
-      () => (this.submitting > 0 ? RECORD_LINGER_MS : 0),
-    );
-    this.receipts = new GroupCommitter(
-      (batch) => this.commitReceipts(batch),
-      500,
-      undefined,
-      () => (this.submitting > 0 ? RECORD_LINGER_MS : 0),
-    );
+    const linger = () => (this.submitting > 0 ? RECORD_LINGER_MS : 0);
+    this.outcomes = new GroupCommitter((b) => this.commitOutcomes(b), 500, undefined, linger);
+    this.receipts = new GroupCommitter((b) => this.commitReceipts(b), 500, undefined, linger);
     this.consentChecks = new GroupCommitter(
       (items) => this.consent!.check(this.store.db, items),
       500,

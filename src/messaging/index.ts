@@ -5,7 +5,7 @@
  * feeds. Also owns message status transitions and inbound messages. Owns the `messages`,
  * `idempotency_keys` and `inbound_messages` tables.
  */
-import { insertRows, type Store, type Db } from '../store/index.js';
+import { idsByOrg, insertRows, type Store, type Db } from '../store/index.js';
 import { GroupCommitter } from '../store/group-commit.js';
 import { appendAudit, SYSTEM_ACTOR, type Actor, type AuditEntry } from '../audit/index.js';
 import { blindIndex, decrypt, encrypt, rowAad, sha256Hex, type Keyring } from '../crypto/index.js';
@@ -988,30 +988,26 @@ export class Messaging {
     refs: readonly { orgId: string; id: string }[],
   ): Promise<Map<string, DispatchMessage>> {
     const out = new Map<string, DispatchMessage>();
-    const byOrg = new Map<string, string[]>();
-    for (const r of refs) byOrg.set(r.orgId, [...(byOrg.get(r.orgId) ?? []), r.id]);
-    for (const [orgId, ids] of byOrg) {
+    for (const [orgId, ids] of idsByOrg(refs, (r) => r.id)) {
       const keyring = await this.keyrings.get(orgId);
-      for (let i = 0; i < ids.length; i += 500) {
-        const rows = await this.store.db
-          .selectFrom('messages')
-          .selectAll()
-          .where('org_id', '=', orgId)
-          .where('id', 'in', ids.slice(i, i + 500))
-          .execute();
-        for (const r of rows) {
-          out.set(r.id, {
-            status: r.status as MessageStatus,
-            to: this.decryptTo(keyring, r),
-            body: decrypt(keyring, rowAad(orgId, 'messages', r.id, 'body'), r.body_enc),
-            from: r.from_number,
-            senderId: r.sender_id,
-            segments: r.segments,
-            program: r.program as Program,
-            toIndex: r.to_index,
-            kind: r.kind as MessageKind,
-          });
-        }
+      const rows = await this.store.db
+        .selectFrom('messages')
+        .selectAll()
+        .where('org_id', '=', orgId)
+        .where('id', 'in', ids)
+        .execute();
+      for (const r of rows) {
+        out.set(r.id, {
+          status: r.status as MessageStatus,
+          to: this.decryptTo(keyring, r),
+          body: decrypt(keyring, rowAad(orgId, 'messages', r.id, 'body'), r.body_enc),
+          from: r.from_number,
+          senderId: r.sender_id,
+          segments: r.segments,
+          program: r.program as Program,
+          toIndex: r.to_index,
+          kind: r.kind as MessageKind,
+        });
       }
     }
     return out;

@@ -18,7 +18,7 @@
  * others count when they were sent, or are due.
  */
 import { sql } from 'kysely';
-import type { Db, Dialect } from '../store/index.js';
+import { groupBy, type Db, type Dialect } from '../store/index.js';
 import { decideCaps, rulesFor, type CapDecision, type PendingCaps } from '../consent/caps.js';
 
 /** Entries older than this are dropped: longer than the longest cap window (7 days). */
@@ -460,14 +460,8 @@ export async function capBatchInTx(
     slot.parts.push(encode(entryOf(c.id, c.sendAt)));
     slotOf.push(slot);
   }
-  const byOrg = new Map<string, Slot[]>();
-  for (const slot of slots.values()) {
-    slot.tail = slot.parts.join(' ');
-    const list = byOrg.get(slot.orgId);
-    if (list) list.push(slot);
-    else byOrg.set(slot.orgId, [slot]);
-  }
-  for (const [orgId, list] of byOrg) {
+  for (const slot of slots.values()) slot.tail = slot.parts.join(' ');
+  for (const [orgId, list] of groupBy(slots.values(), (slot) => slot.orgId)) {
     // One order for every batch, so concurrent batches lock rows alike (PostgreSQL).
     if (dialect === 'postgres') {
       list.sort((a, b) => {

@@ -121,6 +121,35 @@ export class Store {
   }
 }
 
+/** `items` grouped by `key`: groups in the order first seen, items in their input order. */
+export function groupBy<T, K>(items: Iterable<T>, key: (item: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = groups.get(k);
+    if (list) list.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}
+
+/**
+ * The ids of `items` grouped by organisation, in chunks of at most `chunk` (the one IN list
+ * of a statement, well inside both databases' limits on bound parameters).
+ */
+export function idsByOrg<T extends { orgId: string }>(
+  items: readonly T[],
+  id: (item: T) => string,
+  chunk = 500,
+): [orgId: string, ids: string[]][] {
+  const out: [string, string[]][] = [];
+  for (const [orgId, list] of groupBy(items, (i) => i.orgId)) {
+    const ids = list.map(id);
+    for (let i = 0; i < ids.length; i += chunk) out.push([orgId, ids.slice(i, i + chunk)]);
+  }
+  return out;
+}
+
 /**
  * Inserts `rows` with multi-row statements of at most `chunk` rows, so a large batch stays
  * well inside both databases' limits on bound parameters (SQLite 32,766; PostgreSQL 65,535).
