@@ -8,6 +8,8 @@
 
 export const ROLES = ['admin', 'provider', 'staff', 'auditor'] as const;
 export type Role = (typeof ROLES)[number];
+/** The roles that may ask for emergency access (providers read secure content anyway). */
+export const BREAK_GLASS_ROLES: readonly Role[] = ['admin', 'staff'];
 
 export const SCOPES = [
   'messages:send',

@@ -13,12 +13,10 @@ import { appendAudit, type Actor } from '../audit/index.js';
 import { enqueueWebhooks } from '../webhooks/outbox.js';
 import { AppError } from '../errors/index.js';
 import { newId } from '../ids/index.js';
-import type { Principal, Role, UserPrincipal } from './access.js';
+import { BREAK_GLASS_ROLES, type Principal, type UserPrincipal } from './access.js';
 
 export const BREAK_GLASS_DEFAULT_MINUTES = 30;
 export const BREAK_GLASS_MAX_MINUTES = 120;
-/** The roles that may ask for emergency access (providers read secure content anyway). */
-export const BREAK_GLASS_ROLES: readonly Role[] = ['admin', 'staff'];
 
 /**
  * Whether a reader sees secure-message content, and, when only an emergency-access grant

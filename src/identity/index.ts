@@ -7,12 +7,7 @@ export { ApiKeys, parseScopes, type ApiKeyInfo, type NewApiKey } from './api-key
 export * from './access.js';
 export { Users, type UserView } from './users.js';
 export { Sessions, type SessionInfo } from './sessions.js';
-export {
-  BreakGlass,
-  BREAK_GLASS_ROLES,
-  type BreakGlassGrant,
-  type SecureContentAccess,
-} from './break-glass.js';
+export { BreakGlass, type BreakGlassGrant, type SecureContentAccess } from './break-glass.js';
 export {
   PolicyAcks,
   POLICY_ACK_VALID_MS,

@@ -5,10 +5,10 @@
  * audited, and announced to the admins; the dialog shows until when it lasts.
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { api, ApiError, type Role } from './api';
+import { api, ApiError } from './api';
 
-/** The roles POST /v1/break-glass admits (a provider already reads secure content). */
-export const BREAK_GLASS_ROLES: readonly Role[] = ['admin', 'staff'];
+/** The roles POST /v1/break-glass admits (the server's own list). */
+export { BREAK_GLASS_ROLES } from '../../src/identity/access.js';
 
 const MINUTES = [15, 30, 60, 120] as const;
 

@@ -8,7 +8,7 @@ import type { FastifyRequest } from 'fastify';
 import { GUARD_ACTIONS, parseGuardSettings } from '../../content-guard/index.js';
 import { AppError } from '../../errors/index.js';
 import { ROLES, type UserPrincipal } from '../../identity/access.js';
-import { BREAK_GLASS_ROLES } from '../../identity/break-glass.js';
+import { BREAK_GLASS_ROLES } from '../../identity/access.js';
 import { SESSION_ABSOLUTE_MS } from '../../identity/sessions.js';
 import { setupLink } from '../../identity/users.js';
 import { noticeText } from '../../portal/secure-messages.js';

@@ -12,7 +12,7 @@ import {
   VERIFY_METHODS,
 } from '../../portal/index.js';
 import { actor, errors, principal, type RouteDef } from './route-def.js';
-import { BREAK_GLASS_ROLES } from '../../identity/break-glass.js';
+import { BREAK_GLASS_ROLES } from '../../identity/access.js';
 
 const secureView = z.object({
   id: z.string(),
