@@ -10,6 +10,7 @@ import {
   acceptMany,
   BENCH_ACTOR,
   countMessages,
+  cpuMsOf,
   note,
   openBenchRuntime,
   PeakRss,
@@ -56,12 +57,14 @@ export async function runAccept(size: AcceptSize): Promise<ScenarioResult> {
     const warmupBatches = await commitsOf(b.rt);
     const latencies = new Float64Array(size.messages);
     const rss = new PeakRss().start();
+    const cpu0 = cpuMsOf();
     const t0 = performance.now();
     await acceptMany(b.rt, orgId, size.messages, size.concurrency, {
       latencies,
       first: size.warmup,
     });
     const seconds = (performance.now() - t0) / 1000;
+    const cpu1 = cpuMsOf();
     const rssMb = rss.stop();
     const batches = await commitsOf(b.rt);
     const stored = await countMessages(b.rt);
@@ -80,6 +83,12 @@ export async function runAccept(size: AcceptSize): Promise<ScenarioResult> {
         concurrency: size.concurrency,
         commits: batches.count - warmupBatches.count,
         meanBatch: round((batches.sum - warmupBatches.sum) / (batches.count - warmupBatches.count)),
+        // This process's CPU (every thread) per message: steadier than throughput on a shared
+        // machine; 0 where /proc is not available.
+        cpuUsPerMessage:
+          cpu0 === undefined || cpu1 === undefined
+            ? 0
+            : Math.round(((cpu1 - cpu0) * 1000) / size.messages),
       },
     };
   } finally {
