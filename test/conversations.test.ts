@@ -118,6 +118,15 @@ describe.each(DIALECTS)('conversations API (%s)', (dialect) => {
   });
   afterAll(async () => t?.cleanup());
 
+  it('has nothing to backfill for an organisation created with its conversations', async () => {
+    const mark = await t.rt.store.db
+      .selectFrom('conversation_backfills')
+      .select('org_id')
+      .where('org_id', '=', orgId)
+      .executeTakeFirst();
+    expect(mark?.org_id).toBe(orgId);
+  });
+
   it('lists one conversation per number, newest first, masked, with unread counts', async () => {
     const data = await list();
     expect(data).toHaveLength(2);

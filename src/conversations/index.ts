@@ -14,7 +14,8 @@
  * pages through the conversation rows by that time; a thread pages through one number's
  * history through the recipient indexes (migration 0027), newest first, however old. History
  * from before 0027 is folded into the rows once per organisation (`backfill`): in the
- * background when the background work starts, or by the first list if that comes first.
+ * background when the background work starts, or by the first list if that comes first. An
+ * organisation created since has no such history and is marked done when it is created.
  *
  * Secure-message content is shown only to callers that may read it (the rule of
  * `GET /v1/secure-messages/:id`); everyone else sees that a secure message or reply exists.
@@ -416,12 +417,21 @@ export class Conversations {
         if (this.stopping) return false;
       }
     }
+    await this.markBackfilled(db, orgId, this.now());
+    return true;
+  }
+
+  /**
+   * Records, in `db` (the caller's transaction), that the organisation's history is in its
+   * conversation rows: once the backfill has walked it, or when the organisation is created
+   * (its rows are kept from its first text).
+   */
+  async markBackfilled(db: Db, orgId: string, now: number): Promise<void> {
     await db
       .insertInto('conversation_backfills')
-      .values({ org_id: orgId, done_at: this.now() })
+      .values({ org_id: orgId, done_at: now })
       .onConflict((oc) => oc.column('org_id').doNothing())
       .execute();
-    return true;
   }
 
   /** Conversations by last activity, newest first, a page at a time, without bodies. Audited. */

@@ -108,6 +108,8 @@ export class Organisations {
     private readonly defaultMps: number,
     /** Carrier of the default sender of a new organisation (TIDINGS_CARRIER). */
     private readonly defaultCarrier = 'simulator',
+    /** Runs inside the transaction that creates an organisation (other modules' first rows). */
+    private readonly onCreated?: (tx: Db, orgId: string, now: number) => Promise<void>,
   ) {}
 
   /** Creates an organisation with its keys, a default simulator sender and a first API key. */
@@ -177,6 +179,7 @@ export class Organisations {
             now,
           );
           const key = await this.apiKeys.createInTx(tx, orgId, { name: 'default' }, actor, now);
+          await this.onCreated?.(tx, orgId, now);
           return { orgId, apiKey: key.apiKey, apiKeyId: key.id, sender };
         });
       } catch (e) {

@@ -149,7 +149,15 @@ export class Runtime {
       countByMasterKey: () => this.audit.signingKeys.countByMasterKey(),
     });
     this.apiKeys = new ApiKeys(store);
-    this.orgs = new Organisations(store, keyrings, this.apiKeys, config.defaultMps, config.carrier);
+    this.orgs = new Organisations(
+      store,
+      keyrings,
+      this.apiKeys,
+      config.defaultMps,
+      config.carrier,
+      // A new organisation's conversations are kept from its first text: nothing to backfill.
+      (tx, orgId, now) => this.conversations.markBackfilled(tx, orgId, now),
+    );
     this.users = new Users(store, keyrings);
     this.policyAcks = new PolicyAcks(store, (orgId) => this.users.list(orgId));
     this.sessions = new Sessions(
