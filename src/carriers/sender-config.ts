@@ -104,8 +104,23 @@ export function smppSettings(url: string, window?: number): SmppSettings {
   };
 }
 
+/** Which settings each carrier takes; one given for another carrier is refused, not ignored. */
+const SETTINGS_OF: Record<SenderCarrier, readonly (keyof CarrierSettingsInput)[]> = {
+  simulator: [],
+  smpp: ['url', 'window'],
+  twilio: ['accountSid', 'authToken', 'baseUrl'],
+  telnyx: ['apiKey', 'publicKey', 'baseUrl'],
+};
+const ALL_SETTINGS = [...new Set(Object.values(SETTINGS_OF).flat())];
+
 /** Validates what a caller gave into the settings stored for a sender (null: simulator). */
 export function parseCarrierSettings(input: CarrierSettingsInput): CarrierSettings | null {
+  const foreign = ALL_SETTINGS.find(
+    (k) => input[k] !== undefined && !SETTINGS_OF[input.carrier].includes(k),
+  );
+  if (foreign) {
+    throw new CarrierSettingsError(`${foreign} is not a setting of a ${input.carrier} sender.`);
+  }
   switch (input.carrier) {
     case 'simulator':
       return null;
@@ -116,8 +131,8 @@ export function parseCarrierSettings(input: CarrierSettingsInput): CarrierSettin
       const r = z
         .object({
           accountSid: secret('account SID').regex(
-            /^[A-Za-z0-9]+$/,
-            'the account SID is letters and digits',
+            /^AC[0-9a-fA-F]{32}$/,
+            'the account SID is AC and 32 hexadecimal digits (Twilio Console → Account Info)',
           ),
           authToken: secret('auth token'),
           baseUrl: httpUrl.optional(),

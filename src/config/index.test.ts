@@ -25,6 +25,36 @@ describe('loadConfig', () => {
     );
   });
 
+  it('checks the SMPP bind URL at start-up without quoting it', () => {
+    for (const url of [
+      'smpp://sys:longerthan8@127.0.0.1:2775',
+      'smpp://127.0.0.1:2775',
+      'smpp://sys:pw@127.0.0.1:2775?window=0',
+      'smpp://sys:pw@127.0.0.1:2775?windw=5',
+    ]) {
+      const e = (() => {
+        try {
+          loadConfig({ TIDINGS_CARRIER: 'smpp', TIDINGS_SMPP_URL: url });
+        } catch (err) {
+          return err as Error;
+        }
+      })();
+      expect(e, url).toBeInstanceOf(ConfigError);
+      expect(e!.message).toMatch(/TIDINGS_SMPP_URL: .*\(SMPP_URL_[A-Z_]+\)/);
+      expect(e!.message).not.toContain('longerthan8');
+    }
+    // The URL's window applies unless TIDINGS_SMPP_WINDOW is set.
+    const url = 'smpp://sys:pw@127.0.0.1:2775?window=50';
+    expect(loadConfig({ TIDINGS_CARRIER: 'smpp', TIDINGS_SMPP_URL: url }).smpp).toEqual({
+      url,
+      window: undefined,
+    });
+    expect(
+      loadConfig({ TIDINGS_CARRIER: 'smpp', TIDINGS_SMPP_URL: url, TIDINGS_SMPP_WINDOW: '5' }).smpp
+        ?.window,
+    ).toBe(5);
+  });
+
   it('refuses to start in production without a master key', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
     const key = Buffer.alloc(32, 7).toString('base64');

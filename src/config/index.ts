@@ -6,6 +6,8 @@
  */
 import { z } from 'zod';
 import path from 'node:path';
+import { CarrierError } from '../carriers/types.js';
+import { parseSmppUrl } from '../carriers/smpp/url.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const CARRIERS = ['simulator', 'smpp'] as const;
@@ -55,10 +57,21 @@ const schema = z.object({
   /** The SMPP bind for TIDINGS_CARRIER=smpp: smpp://SYSTEM_ID:PASSWORD@HOST:PORT (ssmpp:// TLS). */
   TIDINGS_SMPP_URL: z
     .string()
-    .regex(/^s?smpp:\/\/[^\s]+$/, 'must be smpp://SYSTEM_ID:PASSWORD@HOST:PORT (or ssmpp://)')
+    .superRefine((v, ctx) => {
+      try {
+        parseSmppUrl(v);
+      } catch (e) {
+        // The code names the part that is wrong; the URL (with its password) is never quoted.
+        const code = e instanceof CarrierError ? ` (${e.carrierCode})` : '';
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be smpp://SYSTEM_ID:PASSWORD@HOST:PORT (or ssmpp://)${code}`,
+        });
+      }
+    })
     .optional(),
-  /** Outstanding submit_sm allowed on that bind (issue 6: default 10). */
-  TIDINGS_SMPP_WINDOW: positiveInt.max(1000).default(10),
+  /** Outstanding submit_sm allowed on that bind (default: the URL's `window`, else 10). */
+  TIDINGS_SMPP_WINDOW: positiveInt.max(1000).optional(),
   TIDINGS_SIM_LOG: z.string().min(1).optional(),
   TIDINGS_SIM_LATENCY_MS: z.coerce.number().int().min(0).max(60_000).default(200),
   TIDINGS_SIM_FAILURE_RATE: ratio.default(0),
@@ -143,7 +156,7 @@ export interface Config {
   readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
   readonly carrier: CarrierKind;
   /** The SMPP bind (TIDINGS_SMPP_URL, holds credentials: never log it), or undefined. */
-  readonly smpp: { readonly url: string; readonly window: number } | undefined;
+  readonly smpp: { readonly url: string; readonly window: number | undefined } | undefined;
   readonly simulator: { logFile: string | undefined; latencyMs: number; failureRate: number };
   readonly sendRegions: readonly string[];
   readonly defaultMps: number;

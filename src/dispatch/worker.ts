@@ -378,6 +378,20 @@ export class DispatchWorker {
           segments: msg.segments,
         });
       } catch (e) {
+        if (e instanceof CarrierError) {
+          // Ids and the carrier's code only: never the number or the text.
+          this.log.warn(
+            {
+              messageId: job.messageId,
+              senderId: via.id,
+              carrier: carrier.name,
+              failure: e.kind,
+              code: e.carrierCode,
+              attempt: job.attempts,
+            },
+            'carrier did not take a submission',
+          );
+        }
         if (e instanceof CarrierError && (e.kind === 'transient' || e.kind === 'throttled')) {
           const secondary = senders.find((s) => s.isSecondary && s.id !== via.id);
           if (this.breaker.failure(via.id) === 'opened' && secondary) {

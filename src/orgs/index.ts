@@ -726,6 +726,20 @@ export class Organisations {
   }
 
   /**
+   * Every organisation's senders that go through a carrier (not the simulator), read afresh:
+   * what a worker keeps carrier connections for (runtime/sender-carriers), however they were
+   * added or removed.
+   */
+  async carrierSenders(): Promise<Sender[]> {
+    const rows = await this.store.db
+      .selectFrom('senders')
+      .selectAll()
+      .where('carrier', '!=', 'simulator')
+      .execute();
+    return rows.map(toSender);
+  }
+
+  /**
    * The sender with this id in any organisation: the one unscoped sender lookup, for carrier
    * webhooks, whose URL names the sender and whose signature proves the caller.
    */

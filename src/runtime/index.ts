@@ -299,7 +299,7 @@ export class Runtime {
     this.smpp = config.smpp
       ? createSmppAdapter({
           url: config.smpp.url,
-          window: config.smpp.window,
+          ...(config.smpp.window !== undefined ? { window: config.smpp.window } : {}),
           log: log.child({ part: 'carriers' }),
           ...opts.smpp,
         })
@@ -307,7 +307,7 @@ export class Runtime {
     const globals = new Map<string, CarrierAdapter>(this.smpp ? [['smpp', this.smpp]] : []);
     this.senderCarriers = new SenderCarriers(
       this.orgs,
-      this.simulator,
+      config.carrier === 'simulator' ? this.simulator : undefined,
       config.publicUrl,
       globals,
       log.child({ part: 'carriers' }),
@@ -419,9 +419,9 @@ export class Runtime {
     // Bind now, so inbound messages and receipts flow before the first send.
     this.smpp?.start();
     // Senders with SMPP settings of their own bind too (runtime/sender-carriers).
-    this.senderCarriers
-      .startBinds()
-      .catch((e: unknown) => this.log.error({ err: errorSummary(e) }, 'opening SMPP binds failed'));
+    this.senderCarriers.startBinds((e: unknown) =>
+      this.log.error({ err: errorSummary(e) }, 'opening SMPP binds failed'),
+    );
     this.webhooks.startWebhooks();
     this.audit.startCheckpoints();
     this.retention.startSweeper();
@@ -443,11 +443,6 @@ export class Runtime {
     return this.http.listen({ host: this.config.host, port: this.config.port });
   }
 
-  /**
-   * Starts the HL7 v2 MLLP listener (HL7_MLLP_PORT, or `tidings hl7 listen`) for one
-   * organisation's feed (HL7_MLLP_ORG) and/or several by sending facility
-   * (HL7_MLLP_FACILITIES); returns the bound port.
-   */
   /** Removes a sender (orgs) and closes its carrier connection in this process. */
   async removeSender(orgId: string, senderId: string, actor: Actor): Promise<Sender> {
     const sender = await this.orgs.removeSender(orgId, senderId, actor);
@@ -455,6 +450,11 @@ export class Runtime {
     return sender;
   }
 
+  /**
+   * Starts the HL7 v2 MLLP listener (HL7_MLLP_PORT, or `tidings hl7 listen`) for one
+   * organisation's feed (HL7_MLLP_ORG) and/or several by sending facility
+   * (HL7_MLLP_FACILITIES); returns the bound port.
+   */
   async startHl7Listener(
     orgId: string | undefined,
     port: number,

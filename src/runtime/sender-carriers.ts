@@ -24,7 +24,7 @@ import { AppError } from '../errors/index.js';
 import type { Actor } from '../audit/index.js';
 import { TwilioCarrier } from '../carriers/twilio/index.js';
 import { TelnyxCarrier } from '../carriers/telnyx/index.js';
-import { createSmppAdapter } from '../carriers/smpp/index.js';
+import { createSmppAdapter, parseSmppUrl } from '../carriers/smpp/index.js';
 import type { Organisations, Sender } from '../orgs/index.js';
 import type { Logger } from '../observability/index.js';
 import { TEN_DLC_PRESETS, perSecond } from '../dispatch/index.js';
@@ -42,6 +42,9 @@ export function telnyxWebhookPath(senderId: string): string {
   return `${CARRIER_WEBHOOK_PREFIX}/telnyx/${senderId}`;
 }
 
+/** How often a worker looks for senders added or removed by another process (startBinds). */
+const SWEEP_MS = 5_000;
+
 interface Entry {
   adapter: CarrierAdapter;
   settings: CarrierSettings | null;
@@ -52,10 +55,17 @@ export class SenderCarriers {
   private readonly listeners: CarrierListener[] = [];
   /** Set while a webhook feeds its adapter (captureEvents). */
   private captured: CarrierEvent[] | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
 
   constructor(
     private readonly orgs: Organisations,
-    private readonly simulator: SimulatorCarrier,
+    /**
+     * Undefined when the installation sends through a real carrier (TIDINGS_CARRIER): a
+     * sender still on the simulator then fails its texts (`SIMULATOR_OFF`) instead of
+     * reporting them delivered when nothing reached a phone.
+     */
+    private readonly simulator: SimulatorCarrier | undefined,
     private readonly publicUrl: string,
     /**
      * Process-wide adapters by carrier name (TIDINGS_CARRIER=smpp's bind): a sender of that
@@ -90,20 +100,35 @@ export class SenderCarriers {
 
   /** The adapter that sends for `sender`. */
   async forSender(sender: Sender): Promise<CarrierAdapter> {
-    if (sender.carrier === 'simulator') return this.simulator;
+    if (sender.carrier === 'simulator') return this.simulator ?? SIMULATOR_OFF;
     return (await this.entry(sender)).adapter;
   }
 
   /**
    * Opens the binds of every SMPP sender with settings of its own, so their inbound messages
-   * and receipts flow before the first send (`startWorkers`).
+   * and receipts flow before the first send (`startWorkers`); then, every few seconds, opens
+   * those of senders added by another process (the CLI, another server) and closes the
+   * connections of senders removed by one. A failed pass is reported to `onError`.
    */
-  async startBinds(): Promise<void> {
-    for (const org of await this.orgs.list()) {
-      for (const s of await this.orgs.senders(org.id)) {
-        if (s.carrier === 'smpp') await this.entry(s);
-      }
-    }
+  startBinds(onError: (e: unknown) => void): void {
+    if (this.sweeper) return;
+    const pass = () => {
+      if (this.sweeping) return;
+      this.sweeping = this.sweep(onError)
+        .catch(onError)
+        .finally(() => (this.sweeping = undefined));
+    };
+    pass();
+    this.sweeper = setInterval(pass, SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  private async sweep(onError: (e: unknown) => void): Promise<void> {
+    const senders = await this.orgs.carrierSenders();
+    const live = new Set(senders.map((s) => s.id));
+    for (const id of [...this.entries.keys()]) if (!live.has(id)) await this.forget(id);
+    // One sender whose settings cannot be read does not keep the others' binds closed.
+    for (const s of senders) if (s.carrier === 'smpp') await this.entry(s).catch(onError);
   }
 
   /** The sender's adapter and settings, for verifying and feeding a webhook. */
@@ -176,10 +201,10 @@ export class SenderCarriers {
       adapter.start();
       return adapter;
     }
-    return new UnconfiguredCarrier(sender.carrier);
+    return new UnconfiguredCarrier(sender.carrier, 'CARRIER_NOT_CONFIGURED');
   }
 
-  /** Closes a removed sender's adapter in this process (others close theirs on restart). */
+  /** Closes a removed sender's adapter in this process (workers elsewhere within SWEEP_MS). */
   async forget(senderId: string): Promise<void> {
     const e = this.entries.get(senderId);
     this.entries.delete(senderId);
@@ -188,6 +213,8 @@ export class SenderCarriers {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    await this.sweeping;
     const all = await Promise.allSettled([...this.entries.values()]);
     this.entries.clear();
     const globals = new Set(this.globals.values());
@@ -199,17 +226,22 @@ export class SenderCarriers {
   }
 }
 
-/** A sender whose carrier cannot be built here: every submission fails as `config`. */
+/** A sender whose carrier cannot be used here: every submission fails as `config`, `code`. */
 class UnconfiguredCarrier implements CarrierAdapter {
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    private readonly code: string,
+  ) {}
   submit(): Promise<never> {
-    return Promise.reject(new CarrierError('config', 'CARRIER_NOT_CONFIGURED'));
+    return Promise.reject(new CarrierError('config', this.code));
   }
   onEvent(): void {}
   close(): Promise<void> {
     return Promise.resolve();
   }
 }
+
+const SIMULATOR_OFF = new UnconfiguredCarrier('simulator', 'SIMULATOR_OFF');
 
 /** What `tidings sender add` and `POST /v1/senders` take. */
 export interface AddSenderInput extends CarrierSettingsInput {
@@ -248,6 +280,16 @@ export async function addConfiguredSender(
       throw new AppError('invalid_carrier_settings', e.message);
     throw e;
   }
+  // An SMPP URL's `mps=` is the sender's rate (segments a second, each one PDU), paced by the
+  // worker across processes like `mps`; the bind itself is unpaced.
+  const urlMps =
+    settings?.carrier === 'smpp' && input.url ? parseSmppUrl(input.url).mps : undefined;
+  if (urlMps !== undefined && input.mps !== undefined && urlMps !== input.mps) {
+    throw new AppError(
+      'invalid_carrier_settings',
+      "The URL's mps and the sender's mps differ: give the rate once.",
+    );
+  }
   const p: { segmentsPerMinute?: number; dailyCap?: number; capTimeZone?: string } | undefined =
     input.preset === undefined ? undefined : TEN_DLC_PRESETS[input.preset];
   if (input.preset !== undefined && !p) {
@@ -259,7 +301,8 @@ export async function addConfiguredSender(
       number: input.number,
       carrier: input.carrier,
       settingsJson: settings ? JSON.stringify(settings) : null,
-      mps: input.mps ?? (p?.segmentsPerMinute ? perSecond(p.segmentsPerMinute) : defaultMps),
+      mps:
+        input.mps ?? urlMps ?? (p?.segmentsPerMinute ? perSecond(p.segmentsPerMinute) : defaultMps),
       dailyCap: input.dailyCap ?? p?.dailyCap ?? null,
       capTimeZone: input.capTimeZone ?? p?.capTimeZone ?? null,
       isDefault: input.isDefault ?? false,

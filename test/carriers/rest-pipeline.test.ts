@@ -435,7 +435,7 @@ for (const dialect of DIALECTS) {
         body: JSON.stringify({
           number: '+16175550103',
           carrier: 'twilio',
-          accountSid: 'AC99',
+          accountSid: 'AC99999999999999999999999999999999',
           authToken: 'api-secret-token',
           secondary: true,
         }),

@@ -39,7 +39,7 @@ describe('senders from the CLI', () => {
       '--carrier',
       'twilio',
       '--account-sid',
-      'AC123',
+      'AC0123456789abcdef0123456789abcdef',
       '--auth-token',
       'tok-cli-secret',
       '--default',
@@ -77,7 +77,7 @@ describe('senders from the CLI', () => {
       '--carrier',
       'smpp',
       '--url',
-      'ssmpp://clinic:pw123@smsc.example:3551',
+      'ssmpp://clinic:pw123@smsc.example:3551?mps=25',
       '--window',
       '20',
       '--daily-cap',
@@ -91,9 +91,13 @@ describe('senders from the CLI', () => {
       number: string;
       isDefault: boolean;
       dailyCap: number | null;
+      mps: number;
     }[];
     expect(senders.find((s) => s.isDefault)?.number).toBe('+16175550171');
-    expect(senders.find((s) => s.number === '+16175550173')?.dailyCap).toBe(2000);
+    expect(senders.find((s) => s.number === '+16175550173')).toMatchObject({
+      dailyCap: 2000,
+      mps: 25, // the URL's mps= is the sender's rate
+    });
     for (const secret of ['tok-cli-secret', 'KEY-cli-secret', 'pw123']) {
       expect(list.out).not.toContain(secret);
     }
@@ -105,6 +109,36 @@ describe('senders from the CLI', () => {
       expect(rows).not.toContain(secret);
       expect(audit).not.toContain(secret);
     }
+  });
+
+  it('updates a daily cap, and removes it with "none"', async () => {
+    const s = (await t.rt.orgs.senders(orgId)).find((x) => x.number === '+16175550173')!;
+    const set = await cli(
+      'sender',
+      'update',
+      '--org',
+      orgId,
+      '--id',
+      s.id,
+      '--daily-cap',
+      '500',
+      '--json',
+    );
+    expect(set.code, set.err).toBe(0);
+    expect(JSON.parse(set.out)).toMatchObject({ dailyCap: 500 });
+    const none = await cli(
+      'sender',
+      'update',
+      '--org',
+      orgId,
+      '--id',
+      s.id,
+      '--daily-cap',
+      'none',
+      '--json',
+    );
+    expect(none.code, none.err).toBe(0);
+    expect(JSON.parse(none.out)).toMatchObject({ dailyCap: null });
   });
 
   it('refuses bad settings with a coded error and adds nothing', async () => {
@@ -136,6 +170,41 @@ describe('senders from the CLI', () => {
       'AC1',
     );
     expect(noToken.err).toContain('invalid_carrier_settings');
+    const sid = ['--carrier', 'twilio', '--auth-token', 't'];
+    const refusals: [string[], RegExp][] = [
+      // A placeholder is not an account SID.
+      [[...sid, '--account-sid', 'ACxxxxxxxx'], /account SID/],
+      // A setting of another carrier is refused, not ignored.
+      [
+        [...sid, '--account-sid', 'AC0123456789abcdef0123456789abcdef', '--url', 'smpp://a:b@h'],
+        /url is not a setting of a twilio sender/,
+      ],
+      // A misspelt URL setting, and two different rates.
+      [['--carrier', 'smpp', '--url', 'smpp://a:b@h?windw=5'], /SMPP_URL_UNKNOWN_SETTING/],
+      [['--carrier', 'smpp', '--url', 'smpp://a:b@h?mps=5', '--mps', '6'], /give the rate once/],
+    ];
+    for (const [args, message] of refusals) {
+      const r = await cli('sender', 'add', '--org', orgId, '--number', '+16175550174', ...args);
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.err).toContain('invalid_carrier_settings');
+      expect(r.err).toMatch(message);
+    }
+    // A value the option parser refuses reads like any other refusal, without the whole help.
+    const zero = await cli(
+      'sender',
+      'add',
+      '--org',
+      orgId,
+      '--number',
+      '+16175550174',
+      '--carrier',
+      'smpp',
+      '--window',
+      '0',
+    );
+    expect(zero.code).not.toBe(0);
+    expect(zero.err).toMatch(/^tidings: usage_error: option '--window <n>'/);
+    expect(zero.err).not.toContain('Options:');
     const taken = await cli(
       'sender',
       'add',

@@ -27,6 +27,7 @@ describe('SMPP bind URL', () => {
       'smpp://:pw@h',
       'smpp://a:waytoolongpw@h',
       'smpp://a:b@h?window=0',
+      'smpp://a:b@h?windw=50',
       'nope',
     ]) {
       const e = (() => {

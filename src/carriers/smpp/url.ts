@@ -22,6 +22,9 @@ export interface SmppBindSettings {
 /** Default ports: 2775 is the IANA-registered SMPP port; 3550 is the common SMPP-over-TLS one. */
 const DEFAULT_PORT = { smpp: 2775, ssmpp: 3550 } as const;
 
+/** The query settings a bind URL may carry; any other (a misspelt `windw=`) is refused. */
+const SETTINGS = new Set(['window', 'mps', 'bind', 'system_type']);
+
 function positive(v: string | null, name: string, max: number): number | undefined {
   if (v === null) return undefined;
   const n = Number(v);
@@ -47,6 +50,9 @@ export function parseSmppUrl(url: string): SmppBindSettings {
   // SMPP v3.4 §4.1.1: system_id is at most 15 octets, password at most 8 (C-Octet Strings of 16 and 9).
   if (!systemId || systemId.length > 15) throw new CarrierError('config', 'SMPP_URL_SYSTEM_ID');
   if (password.length > 8) throw new CarrierError('config', 'SMPP_URL_PASSWORD');
+  for (const name of u.searchParams.keys()) {
+    if (!SETTINGS.has(name)) throw new CarrierError('config', 'SMPP_URL_UNKNOWN_SETTING');
+  }
   const bind = u.searchParams.get('bind') ?? 'transceiver';
   if (bind !== 'transceiver' && bind !== 'split') throw new CarrierError('config', 'SMPP_URL_BIND');
   const systemType = u.searchParams.get('system_type') ?? '';
