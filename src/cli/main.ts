@@ -65,6 +65,9 @@ function print(json: boolean, value: unknown, human: string): void {
 }
 
 /** Opens a runtime for a one-shot command, logging to stderr, and closes it afterwards. */
+/** The organisation the running command names with `--org` (set before its action runs). */
+let namedOrg: string | undefined;
+
 async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const log = createLogger(
@@ -73,6 +76,11 @@ async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>): Promise<T> {
   );
   const rt = await Runtime.open(config, { log, defaultMetrics: false });
   try {
+    // Every command refuses an organisation that does not exist before it reads or writes
+    // anything for it (no empty listings, foreign-key errors or audit trails for no one).
+    if (namedOrg !== undefined && !(await rt.orgs.get(namedOrg))) {
+      throw new AppError('not_found', 'No such organisation.');
+    }
     return await fn(rt);
   } finally {
     await rt.close();
@@ -123,8 +131,17 @@ async function serve(role: Role): Promise<void> {
 export function buildCli(): Command {
   const cli = new Command('tidings')
     .description('Tidings: text patients without leaking protected health information')
-    .showHelpAfterError()
-    .exitOverride();
+    // A wrong flag or value reads like every other refusal (`tidings: CODE: …`), with a
+    // pointer to the command's help instead of all of it.
+    .configureOutput({
+      outputError: (text, write) => write(`tidings: usage_error: ${text.replace(/^error: /, '')}`),
+    })
+    .showHelpAfterError('(add --help to the command for its options)')
+    .exitOverride()
+    .hook('preAction', (_root, command) => {
+      const org: unknown = command.opts().org;
+      namedOrg = typeof org === 'string' ? org : undefined;
+    });
 
   cli
     .command('serve')
@@ -480,8 +497,9 @@ export function buildCli(): Command {
     .requiredOption('--org <orgId>', 'organisation id')
     .requiredOption('--id <senderId>', 'sender id (snd_…)')
     .option('--mps <n>', 'segments per second, shared by all workers', positiveWhole)
-    .option('--daily-cap <n>', 'segments per day, or "none"', (v) =>
-      v === 'none' ? null : positiveWhole(v),
+    // "none" stays a word here: commander would turn a null from the parser into ''.
+    .option('--daily-cap <n>', 'segments per day, or "none"', (v): number | 'none' =>
+      v === 'none' ? v : positiveWhole(v),
     )
     .option('--cap-time-zone <zone>', 'IANA zone of the daily cap\'s midnight, or "none"')
     .option('--default', 'use it when a message names no sender (and no pool applies)')
@@ -495,7 +513,7 @@ export function buildCli(): Command {
         org: string;
         id: string;
         mps?: number;
-        dailyCap?: number | null;
+        dailyCap?: number | 'none';
         capTimeZone?: string;
         default?: boolean;
         secondary?: boolean;
@@ -508,7 +526,7 @@ export function buildCli(): Command {
             o.id,
             {
               mps: o.mps,
-              dailyCap: o.dailyCap,
+              dailyCap: o.dailyCap === 'none' ? null : o.dailyCap,
               capTimeZone: o.capTimeZone === 'none' ? null : o.capTimeZone,
               isDefault: o.default ? true : undefined,
               isSecondary: o.secondary,
