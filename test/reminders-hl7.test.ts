@@ -187,6 +187,45 @@ describe.each(DIALECTS)('HL7 v2 reminders on %s', (dialect) => {
     expect(ok.get('MSA.1').toString()).toBe('AA');
   });
 
+  it('answers AE 101 to an SIU with no start, stores nothing, and takes the corrected resend', async () => {
+    const start = hl7Start(7);
+    const noStart = siu('S12', 'CTRL-40', 'F5005', '');
+    const ack = await send(port, noStart);
+    expect(ack.get('MSA.1').toString()).toBe('AE');
+    expect(ack.get('MSA.2').toString()).toBe('CTRL-40');
+    expect(ack.get('ERR.3.1').toString()).toBe('101');
+    expect(ack.get('ERR.3.2').toString()).toBe('Required field missing');
+    expect(ack.get('ERR.8').toString()).toContain('AIS-4');
+    // The ERR names the field, never a value from the message.
+    for (const secret of ['5550123', 'Brien', 'MRN-8841', '19800115', 'Mary', 'F5005']) {
+      expect(ack.toString()).not.toContain(secret);
+    }
+    expect(await t.rt.reminders.exists(orgId, 'F5005')).toBe(false);
+
+    // Fixed upstream and resent with the same control id: processed, not a duplicate.
+    const fixed = await send(port, siu('S12', 'CTRL-40', 'F5005', start.ts));
+    expect(fixed.get('MSA.1').toString()).toBe('AA');
+    expect(fixed.get('MSA.2').toString()).toBe('CTRL-40');
+    const got = await t.rt.reminders.get(orgId, 'F5005', ACTOR);
+    expect(got.appointment.start).toBe(new Date(start.ms).toISOString());
+    expect(got.appointment.status).toBe('booked');
+
+    // A reschedule (S13) of an appointment not known here, without a start: the same answer.
+    const unknown = await send(port, siu('S13', 'CTRL-41', 'F5006', ''));
+    expect(unknown.get('MSA.1').toString()).toBe('AE');
+    expect(unknown.get('ERR.3.1').toString()).toBe('101');
+    expect(await t.rt.reminders.exists(orgId, 'F5006')).toBe(false);
+    const unknownFixed = await send(port, siu('S13', 'CTRL-41', 'F5006', start.ts));
+    expect(unknownFixed.get('MSA.1').toString()).toBe('AA');
+    expect(await t.rt.reminders.exists(orgId, 'F5006')).toBe(true);
+
+    // A change to a known appointment may leave the start out: it keeps the stored one.
+    const modified = await send(port, siu('S14', 'CTRL-42', 'F5005', ''));
+    expect(modified.get('MSA.1').toString()).toBe('AA');
+    const kept = await t.rt.reminders.get(orgId, 'F5005', ACTOR);
+    expect(kept.appointment.start).toBe(new Date(start.ms).toISOString());
+  });
+
   it('logs control ids, never PHI', () => {
     expect(logLines.some((l) => l.includes('CTRL-1'))).toBe(true);
     for (const secret of ['5550123', 'Brien', 'MRN-8841', '19800115', '1980-01-15', 'Mary']) {

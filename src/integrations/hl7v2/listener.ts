@@ -3,8 +3,9 @@
  * The MLLP listener a scheduling system or interface engine sends SIU and ADT messages to.
  * Messages on one connection are handled one at a time, in order, and each gets its ACK
  * only after its change is committed. A control id already seen is acknowledged again and
- * ignored (a sender that lost our ACK resends). A malformed message gets AR and the
- * connection goes on; nothing a sender does stops the listener. Logs carry control ids and
+ * ignored (a sender that lost our ACK resends). A malformed message gets AR, one missing a
+ * field it needs AE; neither's control id is remembered (the corrected resend is taken), and
+ * the connection goes on; nothing a sender does stops the listener. Logs carry control ids and
  * codes, never message content. Which organisation a message belongs to is its sending
  * facility's (MSH-4.1, from `facilities`), else the listener's `orgId`; a message neither
  * names is rejected (AR). Owns the `hl7_messages` table.
@@ -17,7 +18,7 @@ import type { Actor } from '../../audit/index.js';
 import { newId } from '../../ids/index.js';
 import { buildAck } from './ack.js';
 import { frame, MllpDecoder } from './mllp.js';
-import { Hl7Problem, parseHl7, type Header } from './parse-message.js';
+import { Hl7Problem, parseHl7, START_REQUIRED, type Header } from './parse-message.js';
 
 export interface Hl7ListenerOptions {
   /** The organisation of facilities not in `facilities`; none: those are rejected. */
@@ -124,10 +125,16 @@ export class Hl7Listener {
         return buildAck(header, 'AA', ackId);
       }
       if (parsed.kind === 'siu') {
-        await this.reminders.upsertAppointment(orgId, FEED_ACTOR, {
+        const saved = await this.reminders.upsertAppointment(orgId, FEED_ACTOR, {
           ...parsed.appointment,
           source: 'hl7',
         });
+        // Nothing stored: an appointment not known here needs a start to be created (an
+        // S13/S14 for one never booked through this feed). A cancel or no-show for an
+        // unknown appointment has nothing to change and is accepted.
+        if (!saved && parsed.appointment.status === 'booked') {
+          throw new Hl7Problem(101, START_REQUIRED);
+        }
       } else {
         await this.reminders.upsertContact(orgId, parsed.patient, FEED_ACTOR);
       }

@@ -11,6 +11,16 @@ const SIU = [
   'AIP|1||55^Lee^Ken^^^Dr.',
 ].join('\r');
 
+/** What parsing `text` throws, if anything. */
+function problemOf(text: string): unknown {
+  try {
+    parseHl7(text, 'UTC');
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
 describe('parseHl7', () => {
   it('reads an SIU^S12: ids, start, type, location, provider, patient', () => {
     const p = parseHl7(SIU, 'America/New_York');
@@ -55,6 +65,32 @@ describe('parseHl7', () => {
       .filter((s) => !s.startsWith('SCH'))
       .join('\r');
     expect(() => parseHl7(noSch, 'UTC')).toThrow(/SCH/);
+  });
+
+  it('needs a start for a new booking (101), not for a change to one', () => {
+    const noStart = SIU.replace('^^45^202612101430^^', '^^45^^^');
+    const problem = problemOf(noStart);
+    expect(problem).toBeInstanceOf(Hl7Problem);
+    expect(problem).toMatchObject({ code: 101, ack: 'AE', header: { controlId: 'C1' } });
+    expect((problem as Error).message).toMatch(/SCH-11\.4 or AIS-4/);
+    const s14 = parseHl7(noStart.replace('SIU^S12', 'SIU^S14'), 'UTC');
+    expect(s14.kind === 'siu' && s14.appointment.start).toBe(undefined);
+    // An unreadable start is a data type error.
+    expect(() => parseHl7(SIU.replace('202612101430', 'tomorrow'), 'UTC')).toThrow(
+      expect.objectContaining({ code: 102 }),
+    );
+  });
+
+  it('needs an MRN or a number to update a patient from ADT (101)', () => {
+    const adt = [
+      'MSH|^~\\&|EPIC|LAKESIDE|TIDINGS|LAKESIDE|20261207120000||ADT^A08|C2|P|2.5.1',
+      'PID|1||||Smith^Ann||19700102|F',
+    ].join('\r');
+    const problem = problemOf(adt);
+    expect(problem).toMatchObject({ code: 101, ack: 'AE', header: { controlId: 'C2' } });
+    expect((problem as Error).message).toMatch(/PID-3/);
+    const withMrn = parseHl7(adt.replace('PID|1||', 'PID|1||M42^^^H^MR'), 'UTC');
+    expect(withMrn.kind === 'adt' && withMrn.patient.mrn).toBe('M42');
   });
 
   it('never throws anything but Hl7Problem', () => {

@@ -63,6 +63,9 @@ export class Hl7Problem extends Error {
   header: Header | undefined;
 }
 
+/** The ERR text for an appointment start that is missing where one is needed. */
+export const START_REQUIRED = 'SCH-11.4 or AIS-4 (appointment start) is required';
+
 const str = (n: HL7Node) => n.toString().trim();
 
 /** Component `i` (1-based) of one repetition of a field. */
@@ -153,6 +156,8 @@ function appointmentOf(m: Message, event: (typeof SIU_EVENTS)[number], zone: str
   const startText = str(m.get('SCH.11.4')) || (m.exists('AIS') ? str(m.get('AIS.4')) : '');
   const start = startText ? parseHl7Time(startText, zone) : null;
   if (startText && start === null) throw new Hl7Problem(102, 'appointment start is not a date');
+  // A new booking is nothing without its time (a change to a known one may leave it out).
+  if (start === null && event === 'S12') throw new Hl7Problem(101, START_REQUIRED);
   const duration = Number(str(m.get('SCH.9')) || (m.exists('AIS') ? str(m.get('AIS.7')) : ''));
   const unit = str(m.get('SCH.10.1')).toLowerCase();
   const durationMinutes =
@@ -214,7 +219,12 @@ function parseKnown(m: Message, h: Header, zone: string): ParsedHl7 {
     return { kind: 'siu', header: h, appointment: { ...appointment, patient } };
   }
   if (h.messageType === 'ADT' && (ADT_EVENTS as readonly string[]).includes(h.event)) {
-    return { kind: 'adt', header: h, patient: patientOf(m) };
+    const patient = patientOf(m);
+    // Without an MRN or a number the contact could never be found again: nothing to update.
+    if (!patient.mrn && !patient.phone) {
+      throw new Hl7Problem(101, 'PID-3 (patient identifier) or PID-13/14 (phone) is required');
+    }
+    return { kind: 'adt', header: h, patient };
   }
   return { kind: 'unsupported', header: h };
 }
