@@ -56,7 +56,15 @@ describe('reminders and campaigns from the CLI', () => {
 
     const preview = await cli('reminders', 'preview', '--org', orgId, 'CLI-1');
     expect(preview.code).toBe(0);
-    expect(preview.out).toContain('Reply C to confirm, R to reschedule.');
+    expect(preview.out).toContain('Reply C to confirm, R to reschedule, STOP to opt out.');
+    // This process runs with the default frequency caps: a patient who never opted in still
+    // gets every reminder, because the built-in text meets the healthcare exemption.
+    const plan = JSON.parse(
+      (await cli('reminders', 'preview', '--org', orgId, 'CLI-1', '--json')).out,
+    ) as { plan: { body: string }[]; skipped: unknown[] };
+    expect(plan.skipped).toEqual([]);
+    expect(plan.plan).toHaveLength(3);
+    for (const p of plan.plan) expect([...p.body].length).toBeLessThanOrEqual(160);
   });
 
   it('creates and runs a campaign with a progress bar and a report', async () => {

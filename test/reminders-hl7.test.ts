@@ -91,7 +91,7 @@ describe.each(DIALECTS)('HL7 v2 reminders on %s', (dialect) => {
     const msg = await t.rt.messaging.get(orgId, got.reminders[0]!.messageId!, ACTOR);
     expect(msg.status).toBe('queued');
     expect(msg.to).toBe('+16175550123');
-    expect(msg.body).toContain('Reply C to confirm, R to reschedule.');
+    expect(msg.body).toContain('Reply C to confirm, R to reschedule, STOP to opt out.');
     expect(msg.body).not.toMatch(/follow-up|MRN|8841/i);
 
     // The same control id again: acknowledged, ignored.

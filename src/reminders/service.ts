@@ -225,12 +225,20 @@ export function parseReminderSettings(json: unknown): ReminderSettings {
   };
 }
 
-/** "Reply C to confirm, R to reschedule." in the organisation's words. */
+/**
+ * "Reply C to confirm, R to reschedule, STOP to opt out." in the organisation's words. The
+ * opt-out is part of it: without it a care text sent to a patient who never opted in fails
+ * the healthcare exemption of the frequency caps (consent/caps), and the reminder is skipped.
+ */
 export function replyInstruction(words: ReplyWords): string {
   const c = (words.confirm[0] ?? 'c').toUpperCase();
   const r = (words.reschedule[0] ?? 'r').toUpperCase();
-  return `Reply ${c} to confirm, ${r} to reschedule.`;
+  return `Reply ${c} to confirm, ${r} to reschedule, STOP to opt out.`;
 }
+
+/** The length the healthcare exemption allows a text sent without express consent. */
+const EXEMPT_MAX_CHARS = 160;
+const STOP_WORD = /\bstop\b/i;
 
 export class Reminders {
   /** The re-plan running or waiting last, per appointment (this process). */
@@ -628,11 +636,18 @@ export class Reminders {
       const slots = await this.deps.templateSlots(orgId, schedule.template);
       const vars = Object.fromEntries(slots.map((s) => [s, all[s] ?? '']));
       const { body } = await this.deps.render(orgId, schedule.template, vars);
-      return /reply/i.test(body) ? body : `${body} ${instruction}`;
+      if (!/reply/i.test(body)) return `${body} ${instruction}`;
+      return STOP_WORD.test(body) ? body : `${body} Reply STOP to opt out.`;
     }
+    // The richest wording that fits the exemption's length: the location goes first, then
+    // the provider, when their names make it too long.
     const at = a.location ? ` at ${a.location}` : '';
     const withWhom = a.provider ? ` with ${a.provider}` : '';
-    return `${clinic}: reminder of your appointment${withWhom} on ${when.toFormat('ccc, LLL d')} at ${when.toFormat('h:mm a')}${at}. ${instruction}`;
+    const day = `${when.toFormat('ccc, LLL d')} at ${when.toFormat('h:mm a')}`;
+    const text = (who: string, where: string) =>
+      `${clinic}: reminder of your appointment${who} on ${day}${where}. ${instruction}`;
+    const wordings = [text(withWhom, at), text(withWhom, ''), text('', '')];
+    return wordings.find((w) => [...w].length <= EXEMPT_MAX_CHARS) ?? wordings.at(-1)!;
   }
 
   /**
