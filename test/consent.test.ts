@@ -126,8 +126,16 @@ for (const dialect of DIALECTS) {
       }
       const csv = await t.rt.consent.exportCsv(orgId, phone);
       expect(csv.split('\n')[0]).toBe(
-        'phone,event_id,program,kind,source,evidence,actor,occurred_at,recorded_at',
+        'phone,event_id,program,kind,source,evidence,actor,occurred_at,recorded_at,destroyed',
       );
+      // Nothing shredded here: every row ends `false` (see keys.test.ts for a shredded key).
+      expect(
+        csv
+          .trim()
+          .split('\n')
+          .slice(1)
+          .every((l) => l.endsWith(',false')),
+      ).toBe(true);
       expect(csv).toContain('+16175551001');
       expect(csv).toContain('intake form #88');
       // API: the state through the URL form and the lookup form agree; CSV on request.

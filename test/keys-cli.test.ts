@@ -118,7 +118,42 @@ describe('tidings keys', () => {
       [newData, 'pending'],
     ]);
 
-    // Shredding needs --yes (usage error, exit 2), and refuses the active key (exit 1).
+    // Under the old key: a hold on a patient, and consent with evidence.
+    const phone = '+16175550142';
+    const { id: holdId } = json<{ id: string }>(
+      await tidings(
+        'retention',
+        'hold',
+        'place',
+        '--org',
+        orgId,
+        '--scope',
+        'patient',
+        '--phone',
+        phone,
+        '--reason',
+        'Subpoena 12',
+        '--json',
+      ),
+    );
+    const recorded = await tidings(
+      'consent',
+      'record',
+      '--org',
+      orgId,
+      '--phone',
+      phone,
+      '--program',
+      'surveys',
+      '--kind',
+      'opt_in',
+      '--source',
+      'paper',
+      '--evidence',
+      'intake form #88',
+    );
+    expect(recorded.code, recorded.stderr).toBe(0);
+
     const db = new Database(path.join(dir, 'tidings.db'));
     const keyCount = () =>
       (db.prepare('select count(*) as n from org_keys').get() as { n: number }).n;
@@ -157,6 +192,40 @@ describe('tidings keys', () => {
     }>(await tidings('keys', 'status', '--org', orgId, '--json'));
     expect(after.dataKeys.map((k) => [k.keyId, k.state])).toEqual([[newData, 'active']]);
     expect(after.shredded.map((k) => k.keyId)).toEqual([oldData]);
+
+    // What the shredded key protected is marked, and nothing else fails.
+    const holdList = await tidings('retention', 'hold', 'list', '--org', orgId);
+    expect(holdList.code, holdList.stderr).toBe(0);
+    expect(holdList.stdout).toContain(`${holdId}  patient`);
+    expect(holdList.stdout).toContain('(reason destroyed: data key shredded)');
+    expect(
+      json<{ id: string; reason: string | null; destroyed: boolean }[]>(
+        await tidings('retention', 'hold', 'list', '--org', orgId, '--json'),
+      ).map((h) => [h.id, h.reason, h.destroyed]),
+    ).toEqual([[holdId, null, true]]);
+    const shown = await tidings('consent', 'show', '--org', orgId, phone);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/opt_in +surveys +paper +cli:\S+ +evidence destroyed/);
+    expect(
+      json<{ history: { kind: string; evidence: string | null; destroyed: boolean }[] }>(
+        await tidings('consent', 'export', '--org', orgId, phone),
+      ).history.map((e) => [e.kind, e.evidence, e.destroyed]),
+    ).toEqual([['opt_in', null, true]]);
+    const csv = await tidings('consent', 'export', '--org', orgId, phone, '--format', 'csv');
+    expect(csv.code, csv.stderr).toBe(0);
+    expect(csv.stdout.trim().split('\n')[1]).toMatch(
+      /^"\+16175550142",cev_\w+,surveys,opt_in,paper,,.*,true$/,
+    );
+    const report = json<{ items: { id: string; state: string }[] }>(
+      await tidings('compliance', 'report', '--org', orgId, '--json'),
+    );
+    expect(report.items.find((i) => i.id === 'retention')?.state).toContain('1 legal holds');
+    const lift = await tidings('retention', 'hold', 'lift', '--org', orgId, '--id', holdId);
+    expect(lift.code, lift.stderr).toBe(0);
+    expect(lift.stdout).toContain(`legal hold ${holdId} lifted`);
+    const all = `${holdList.stdout}${shown.stdout}${csv.stdout}`;
+    expect(all).not.toContain('Subpoena 12');
+    expect(all).not.toContain('intake form #88');
 
     const verify = await tidings('audit', 'verify', '--json');
     expect(verify.code, verify.stdout).toBe(0);

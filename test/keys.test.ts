@@ -33,6 +33,7 @@ import {
 } from '../src/runtime/master-keys.js';
 import { verifyAudit } from '../src/audit/index.js';
 import { AppError } from '../src/errors/index.js';
+import { complianceReport } from '../src/compliance/index.js';
 
 announcePgSkip('key lifecycle');
 
@@ -517,6 +518,158 @@ describe.each(DIALECTS)('data keys on %s', (dialect) => {
     expect(failed.failure_code).toBe('data_key_destroyed');
     expect(failed.attempts).toBeLessThanOrEqual(1);
     await waitFor(async () => (await messageRow(t, org.orgId, kept.message.id)).sent_at !== null);
+    expect((await verifyAudit(t.rt.store.db)).ok).toBe(true);
+  });
+
+  it('after a shred, legal holds list and lift, the consent ledger shows and exports, and the compliance report runs, with what the key protected marked destroyed', async () => {
+    const t = await open(dialect, {}, FAST);
+    const base = await t.rt.listen();
+    const org = await t.rt.orgs.create('Ledger Shred Clinic', ACTOR);
+    const { apiKey } = await t.rt.apiKeys.create(
+      org.orgId,
+      { name: 'auditor', scopes: ['retention:write', 'audit:read', 'consent:read'] },
+      ACTOR,
+    );
+    const svc = t.rt.keyrings;
+
+    // Under the old key: a hold on the patient and consent with evidence (and one without).
+    const oldHold = await t.rt.retention.placeHold(
+      org.orgId,
+      { scope: 'patient', phone: PHONE, reason: 'Subpoena 12' },
+      ACTOR,
+    );
+    await t.rt.consent.record(
+      org.orgId,
+      {
+        phone: PHONE,
+        program: 'surveys',
+        kind: 'opt_in',
+        source: 'paper',
+        evidence: 'intake form #88',
+      },
+      ACTOR,
+    );
+    await t.rt.consent.record(
+      org.orgId,
+      { phone: PHONE, program: 'billing', kind: 'opt_out', source: 'phone_call' },
+      ACTOR,
+    );
+    const oldKey = (await svc.get(org.orgId)).activeKeyId;
+
+    // Under the new key: another hold and another event, which stay readable.
+    const { keyId: newKey } = await svc.rotateData(org.orgId, ACTOR);
+    await waitFor(async () => (await svc.get(org.orgId)).activeKeyId === newKey);
+    const newHold = await t.rt.retention.placeHold(
+      org.orgId,
+      { scope: 'organisation', reason: 'Matter 2026-17' },
+      ACTOR,
+    );
+    await t.rt.consent.record(
+      org.orgId,
+      { phone: PHONE, program: 'care', kind: 'opt_in', source: 'staff', evidence: 'call note 7' },
+      ACTOR,
+    );
+    await svc.shredDataKey(org.orgId, oldKey, ACTOR);
+
+    // Holds: listed, the unreadable reason null and marked; the readable one as before.
+    const holds = await t.rt.retention.holds(org.orgId);
+    expect(holds.map((h) => [h.id, h.reason, h.destroyed])).toEqual([
+      [newHold.id, 'Matter 2026-17', false],
+      [oldHold.id, null, true],
+    ]);
+    expect(holds[1]).toMatchObject({ scope: 'patient', subjectIndex: oldHold.subjectIndex });
+    const listed = await api(base, apiKey, 'GET', '/v1/legal-holds');
+    expect(listed.status).toBe(200);
+    expect(listed.json.data).toEqual(holds);
+
+    // The compliance report decrypts nothing: it runs, in-process and over HTTP.
+    const report = await complianceReport(t.rt, org.orgId, ACTOR);
+    expect(report.items.find((i) => i.id === 'retention')?.state).toContain('2 legal holds');
+    const viaHttp = await api(base, apiKey, 'GET', '/v1/compliance/report');
+    expect(viaHttp.status).toBe(200);
+    expect(viaHttp.json.items).toEqual(
+      expect.arrayContaining([expect.objectContaining({ id: 'retention' })]),
+    );
+
+    // The consent ledger: every event with its plain fields; only the evidence is gone.
+    const v = await t.rt.consent.show(org.orgId, PHONE);
+    expect(
+      v.history.map((e) => [e.kind, e.program, e.source, e.evidence, e.destroyed, e.actor]),
+    ).toEqual([
+      ['opt_in', 'surveys', 'paper', null, true, 'cli:test'],
+      ['opt_out', 'billing', 'phone_call', null, false, 'cli:test'],
+      ['opt_in', 'care', 'staff', 'call note 7', false, 'cli:test'],
+    ]);
+    expect(v.history.every((e) => e.occurredAt && e.recordedAt)).toBe(true);
+    expect(v.programs).toMatchObject({
+      surveys: { status: 'opted_in', canSend: true },
+      billing: { status: 'opted_out', canSend: false },
+    });
+    const lookup = await api(base, apiKey, 'POST', '/v1/consents/lookup', { phone: PHONE });
+    expect(lookup.status).toBe(200);
+    expect(lookup.json).toEqual(JSON.parse(JSON.stringify(v)));
+    const csv = await t.rt.consent.exportCsv(org.orgId, PHONE);
+    const lines = csv.trim().split('\n');
+    expect(lines[0]).toBe(
+      'phone,event_id,program,kind,source,evidence,actor,occurred_at,recorded_at,destroyed',
+    );
+    expect(
+      lines.slice(1).map((l) => l.split(',').slice(2, 6).concat(l.split(',').at(-1)!)),
+    ).toEqual([
+      ['surveys', 'opt_in', 'paper', '', 'true'],
+      ['billing', 'opt_out', 'phone_call', '', 'false'],
+      ['care', 'opt_in', 'staff', 'call note 7', 'false'],
+    ]);
+    const csvHttp = await fetch(`${base}/v1/consents/lookup`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ phone: PHONE, format: 'csv' }),
+    });
+    expect(csvHttp.status).toBe(200);
+    expect(await csvHttp.text()).toBe(csv);
+
+    // Lifting works by id alone, over HTTP and in-process.
+    const lifted = await api(base, apiKey, 'DELETE', `/v1/legal-holds/${oldHold.id}`);
+    expect(lifted.status).toBe(200);
+    expect(lifted.json).toMatchObject({ id: oldHold.id, reason: null, destroyed: true });
+    expect(lifted.json.liftedAt).not.toBeNull();
+    expect(await t.rt.retention.liftHold(org.orgId, newHold.id, ACTOR)).toMatchObject({
+      reason: 'Matter 2026-17',
+      destroyed: false,
+    });
+    expect(await t.rt.retention.holds(org.orgId)).toEqual([]);
+    expect((await auditEvents(t, 'legal_hold.lifted')).map((e) => e.target_id).sort()).toEqual(
+      [oldHold.id, newHold.id].sort(),
+    );
+
+    // Nothing the shredded key protected came back, anywhere.
+    for (const out of [
+      JSON.stringify(await t.rt.retention.holds(org.orgId, true)),
+      JSON.stringify(v),
+      csv,
+      JSON.stringify(report),
+    ]) {
+      expect(out).not.toContain('Subpoena 12');
+      expect(out).not.toContain('intake form #88');
+    }
+    const evidenceRow = await t.rt.store.db
+      .selectFrom('consent_events')
+      .select(['id', 'evidence_enc'])
+      .where('org_id', '=', org.orgId)
+      .where('program', '=', 'surveys')
+      .executeTakeFirstOrThrow();
+    expect(evidenceRow.evidence_enc!.split(':')[1]).toBe(oldKey);
+    await expect(
+      svc
+        .get(org.orgId)
+        .then((k) =>
+          decrypt(
+            k,
+            rowAad(org.orgId, 'consent_events', evidenceRow.id, 'evidence'),
+            evidenceRow.evidence_enc!,
+          ),
+        ),
+    ).rejects.toMatchObject({ code: 'data_key_destroyed' });
     expect((await verifyAudit(t.rt.store.db)).ok).toBe(true);
   });
 });

@@ -26,7 +26,7 @@ function describe(v: ConsentView): string {
   const history = v.history
     .map(
       (e) =>
-        `  ${e.occurredAt}  ${e.kind.padEnd(11)} ${e.program.padEnd(9)} ${e.source.padEnd(11)} ${e.actor}${e.evidence ? `  evidence: ${e.evidence}` : ''}`,
+        `  ${e.occurredAt}  ${e.kind.padEnd(11)} ${e.program.padEnd(9)} ${e.source.padEnd(11)} ${e.actor}${e.destroyed ? '  evidence destroyed (data key shredded)' : e.evidence ? `  evidence: ${e.evidence}` : ''}`,
     )
     .join('\n');
   return `${v.phone}\n${state}\nhistory:\n${history || '  (none)'}`;

@@ -131,7 +131,7 @@ export function addRetentionCommands(cli: Command, d: CommandDeps): void {
           holds
             .map(
               (h) =>
-                `${h.id}  ${h.scope}${h.subjectIndex ? ` ${h.subjectIndex.slice(0, 16)}…` : ''}  placed ${h.placedAt} by ${h.placedBy}${h.liftedAt ? `  lifted ${h.liftedAt}` : ''}  ${h.reason}`,
+                `${h.id}  ${h.scope}${h.subjectIndex ? ` ${h.subjectIndex.slice(0, 16)}…` : ''}  placed ${h.placedAt} by ${h.placedBy}${h.liftedAt ? `  lifted ${h.liftedAt}` : ''}  ${h.destroyed ? '(reason destroyed: data key shredded)' : h.reason}`,
             )
             .join('\n') || '(none)',
         );

@@ -3,7 +3,8 @@
  * The compliance posture report: for each HIPAA safeguard texting touches, the live state of
  * this installation and organisation, marked ok / attention / failing, with the fix. A
  * starting point for the risk analysis of 45 CFR 164.308(a)(1)(ii)(A), not a certification.
- * Reading it is audited (`compliance.report_read`). Figures only, never PHI.
+ * Reading it is audited (`compliance.report_read`). Figures only, never PHI: it decrypts
+ * nothing, so it still works after a data key was shredded.
  */
 import type { Runtime } from '../runtime/index.js';
 import { appendAudit, type Actor } from '../audit/index.js';
@@ -244,7 +245,8 @@ export async function complianceReport(
   // Retention.
   const policy = await rt.retention.policy(orgId);
   const sweep = await rt.retention.lastSweep(orgId);
-  const holds = await rt.retention.holds(orgId);
+  // A count only: the hold reasons stay encrypted (and may be under a shredded key).
+  const holds = await rt.retention.holdCount(orgId);
   const sweepAge = sweep ? days(now - sweep.finishedAt) : null;
   const recordsOk =
     policy.auditYears >= MIN_RECORD_YEARS && policy.consentYears >= MIN_RECORD_YEARS;
@@ -253,7 +255,7 @@ export async function complianceReport(
     safeguard: 'Retention and disposal',
     rule: '45 CFR 164.316(b)(2)(i); 164.310(d)(2)(i)',
     status: !recordsOk ? 'failing' : sweepAge === null || sweepAge > 2 ? 'attention' : 'ok',
-    state: `message bodies destroyed after ${policy.messageBodyDays} days, secure content ${policy.secureViewedDays} days after viewing (${policy.secureUnviewedDays} unviewed); audit and consent kept ${Math.min(policy.auditYears, policy.consentYears)}+ years; ${holds.length} legal holds; last sweep ${sweepAge === null ? 'never' : sweepAge === 0 ? 'today' : `${sweepAge} days ago`}`,
+    state: `message bodies destroyed after ${policy.messageBodyDays} days, secure content ${policy.secureViewedDays} days after viewing (${policy.secureUnviewedDays} unviewed); audit and consent kept ${Math.min(policy.auditYears, policy.consentYears)}+ years; ${holds} legal holds; last sweep ${sweepAge === null ? 'never' : sweepAge === 0 ? 'today' : `${sweepAge} days ago`}`,
     fix:
       sweepAge === null || sweepAge > 2
         ? 'Run a worker (tidings serve) so the sweeper runs, or tidings retention run.'

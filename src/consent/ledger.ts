@@ -5,10 +5,12 @@
  * evidence, time and who recorded it. The state per (number, program) is derived from the
  * whole history and rewritten in the same transaction as every event, so the send path reads
  * one small table. An opt-out cancels, in that same transaction, everything still queued to
- * the number. Owns `consent_events`, `consent_state` and `consent_settings`.
+ * the number. Owns `consent_events`, `consent_state` and `consent_settings`. The ledger stays
+ * readable as proof after a data key is shredded: an event whose evidence was encrypted under
+ * it shows its other fields, with `evidence: null` and `destroyed: true`.
  */
 import type { Db, Store } from '../store/index.js';
-import { blindIndex, decrypt, encrypt, rowAad } from '../crypto/index.js';
+import { blindIndex, decryptUnlessShredded, encrypt, rowAad } from '../crypto/index.js';
 import type { KeyringService } from '../orgs/keyrings.js';
 import { appendAudit, type Actor } from '../audit/index.js';
 import { AppError, type ErrorCode } from '../errors/index.js';
@@ -114,7 +116,10 @@ export interface ConsentEventView {
   program: Program | 'all';
   kind: ConsentKind;
   source: ConsentSource;
+  /** Null when none was recorded, or when it is `destroyed`. */
   evidence: string | null;
+  /** Evidence was recorded, but under a data key since shredded: it can never be read again. */
+  destroyed: boolean;
   actor: string;
   occurredAt: string;
   recordedAt: string;
@@ -419,7 +424,10 @@ export class ConsentLedger {
     return { id, before, after };
   }
 
-  /** State, and a full history with evidence, for one number. */
+  /**
+   * State, and a full history with evidence, for one number. Evidence under a shredded data
+   * key shows as null with `destroyed: true`; every other field of the event still shows.
+   */
   async show(orgId: string, phoneInput: string): Promise<ConsentView> {
     const phone = normalisePhone(phoneInput, this.phone);
     const keyring = await this.keyrings.get(orgId);
@@ -446,19 +454,27 @@ export class ConsentLedger {
     return {
       phone,
       programs,
-      history: rows.map((r) => ({
-        id: r.id,
-        program: r.program as Program | 'all',
-        kind: r.kind as ConsentKind,
-        source: r.source as ConsentSource,
-        evidence:
+      history: rows.map((r) => {
+        const evidence =
           r.evidence_enc === null
             ? null
-            : decrypt(keyring, rowAad(orgId, 'consent_events', r.id, 'evidence'), r.evidence_enc),
-        actor: `${r.actor_type}:${r.actor_id}`,
-        occurredAt: new Date(Number(r.occurred_at)).toISOString(),
-        recordedAt: new Date(Number(r.recorded_at)).toISOString(),
-      })),
+            : decryptUnlessShredded(
+                keyring,
+                rowAad(orgId, 'consent_events', r.id, 'evidence'),
+                r.evidence_enc,
+              );
+        return {
+          id: r.id,
+          program: r.program as Program | 'all',
+          kind: r.kind as ConsentKind,
+          source: r.source as ConsentSource,
+          evidence,
+          destroyed: r.evidence_enc !== null && evidence === null,
+          actor: `${r.actor_type}:${r.actor_id}`,
+          occurredAt: new Date(Number(r.occurred_at)).toISOString(),
+          recordedAt: new Date(Number(r.recorded_at)).toISOString(),
+        };
+      }),
     };
   }
 
@@ -585,10 +601,14 @@ export class ConsentLedger {
     return report;
   }
 
-  /** Every event of the organisation for one number, as CSV (for an auditor). */
+  /**
+   * Every event of the organisation for one number, as CSV (for an auditor). The last column,
+   * `destroyed`, is `true` where the evidence was under a shredded data key (the cell is empty).
+   */
   async exportCsv(orgId: string, phone: string): Promise<string> {
     const v = await this.show(orgId, phone);
-    const head = 'phone,event_id,program,kind,source,evidence,actor,occurred_at,recorded_at';
+    const head =
+      'phone,event_id,program,kind,source,evidence,actor,occurred_at,recorded_at,destroyed';
     const cell = (x: string | null) => {
       const s = x ?? '';
       return /[",\n\r]/.test(s) || /^[=+\-@]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
@@ -607,6 +627,7 @@ export class ConsentLedger {
             e.actor,
             e.occurredAt,
             e.recordedAt,
+            String(e.destroyed),
           ]
             .map(cell)
             .join(','),

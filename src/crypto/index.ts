@@ -117,6 +117,23 @@ export function decrypt(keyring: Keyring, aad: string, ciphertext: string): stri
   return open(key, aad, Buffer.from(payload, 'base64')).toString('utf8');
 }
 
+/**
+ * `decrypt`, or null when the ciphertext's data key was shredded (`tidings keys shred`): for
+ * records that must stay usable after one encrypted field became unreadable (the consent
+ * ledger, legal holds). Such a record shows the field as `null` with `destroyed: true`. Only
+ * the shredded key is absorbed; any other failure still throws, and nothing is read that the
+ * key protected, so shredding stays final.
+ */
+export function decryptUnlessShredded(
+  keyring: Keyring,
+  aad: string,
+  ciphertext: string,
+): string | null {
+  const kid = ciphertext.split(':')[1];
+  if (kid !== undefined && keyring.shreddedKeyIds?.has(kid)) return null;
+  return decrypt(keyring, aad, ciphertext);
+}
+
 /** Keyed blind index for equality lookups (HMAC-SHA256, hex). */
 export function blindIndex(keyring: Keyring, value: string): string {
   return createHmac('sha256', keyring.indexKey).update(value, 'utf8').digest('hex');

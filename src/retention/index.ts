@@ -7,7 +7,8 @@
  * loses nothing and a rerun continues where the last stopped. A legal hold on a patient or
  * on the organisation suspends destruction. Audit events and the consent ledger are never
  * destroyed by Tidings. Message tables are written only through messaging's and portal's own
- * functions (`redactBodiesBefore`, `expireSecureContentBefore`).
+ * functions (`redactBodiesBefore`, `expireSecureContentBefore`). A hold whose reason was
+ * encrypted under a since-shredded data key still lists and lifts (crypto decryptUnlessShredded).
  *
  * Where a sender's carrier can delete its own copy of a message (`deleteCopy`: Twilio), each
  * destroyed message's carrier copy is recorded in `carrier_deletions` in the same batch, then
@@ -23,7 +24,7 @@ import type { Logger } from '../observability/index.js';
 import { CarrierError, type CarrierAdapter } from '../carriers/index.js';
 import { appendAudit, SYSTEM_ACTOR, type Actor } from '../audit/index.js';
 import { AppError } from '../errors/index.js';
-import { decrypt, encrypt, rowAad } from '../crypto/index.js';
+import { decryptUnlessShredded, encrypt, rowAad, type Keyring } from '../crypto/index.js';
 import { newId } from '../ids/index.js';
 import { redactBodiesBefore } from '../messaging/index.js';
 import { expireSecureContentBefore } from '../portal/index.js';
@@ -45,7 +46,10 @@ export interface LegalHoldView {
   scope: HoldScope;
   /** Blind index of the patient's number (never the number). */
   subjectIndex: string | null;
-  reason: string;
+  /** Null when the data key it was encrypted under has been shredded (`destroyed`). */
+  reason: string | null;
+  /** The reason was encrypted under a shredded data key and can never be read again. */
+  destroyed: boolean;
   placedBy: string;
   placedAt: string;
   liftedBy: string | null;
@@ -223,6 +227,10 @@ export class Retention {
     return this.view(row, input.reason);
   }
 
+  /**
+   * Lifts a hold, found by its id alone: a hold whose reason can no longer be read (its data
+   * key was shredded) is lifted like any other, and shows `destroyed`.
+   */
   async liftHold(orgId: string, id: string, actor: Actor): Promise<LegalHoldView> {
     const now = this.opts.now();
     const row = await this.store.transaction(async (tx) => {
@@ -253,11 +261,7 @@ export class Retention {
       ]);
       return { ...r, lifted_at: now, lifted_by: actorString(actor) };
     });
-    const keyring = await this.keyrings.get(orgId);
-    return this.view(
-      row,
-      decrypt(keyring, rowAad(orgId, 'legal_holds', id, 'reason'), row.reason_enc),
-    );
+    return this.view(row, this.reasonOf(await this.keyrings.get(orgId), row));
   }
 
   /** Holds of the organisation, newest first (`all`: lifted ones too). */
@@ -270,8 +274,29 @@ export class Retention {
       .orderBy('id', 'desc')
       .execute();
     const keyring = await this.keyrings.get(orgId);
-    return rows.map((r) =>
-      this.view(r, decrypt(keyring, rowAad(orgId, 'legal_holds', r.id, 'reason'), r.reason_enc)),
+    return rows.map((r) => this.view(r, this.reasonOf(keyring, r)));
+  }
+
+  /** Holds in force (for counts: decrypts nothing, so shredded keys do not matter). */
+  async holdCount(orgId: string): Promise<number> {
+    const r = await this.store.db
+      .selectFrom('legal_holds')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('org_id', '=', orgId)
+      .where('lifted_at', 'is', null)
+      .executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
+  /** A hold's reason, or null if its data key was shredded. */
+  private reasonOf(
+    keyring: Keyring,
+    r: { org_id: string; id: string; reason_enc: string },
+  ): string | null {
+    return decryptUnlessShredded(
+      keyring,
+      rowAad(r.org_id, 'legal_holds', r.id, 'reason'),
+      r.reason_enc,
     );
   }
 
@@ -285,13 +310,14 @@ export class Retention {
       lifted_by: string | null;
       lifted_at: number | null;
     },
-    reason: string,
+    reason: string | null,
   ): LegalHoldView {
     return {
       id: r.id,
       scope: r.scope as HoldScope,
       subjectIndex: r.phone_index,
       reason,
+      destroyed: reason === null,
       placedBy: r.placed_by,
       placedAt: new Date(Number(r.placed_at)).toISOString(),
       liftedBy: r.lifted_by,

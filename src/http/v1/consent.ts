@@ -46,7 +46,12 @@ export const consentView = z.object({
       program: z.string(),
       kind: z.string(),
       source: z.string(),
-      evidence: z.string().nullable(),
+      evidence: z.string().nullable().describe('Null when none was recorded, or when destroyed'),
+      destroyed: z
+        .boolean()
+        .describe(
+          'The evidence was encrypted under a data key since shredded: it can never be read again',
+        ),
       actor: z.string(),
       occurredAt: z.string(),
       recordedAt: z.string(),

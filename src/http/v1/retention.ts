@@ -2,7 +2,8 @@
  * @module http/v1/retention
  * The organisation's retention policy and legal holds (docs/retention.md). A patient hold
  * takes the number in the body, never the URL, and is shown by its blind index. Changes are
- * audited (`retention.policy_changed`, `legal_hold.placed`, `legal_hold.lifted`).
+ * audited (`retention.policy_changed`, `legal_hold.placed`, `legal_hold.lifted`). A hold
+ * whose reason is under a shredded data key lists and lifts with `reason: null, destroyed: true`.
  */
 import { z } from 'zod';
 import { HOLD_SCOPES, retentionPolicySchema } from '../../retention/index.js';
@@ -32,7 +33,12 @@ const holdView = z.object({
   id: z.string(),
   scope: z.enum(HOLD_SCOPES),
   subjectIndex: z.string().nullable().describe('Blind index of the patient’s number'),
-  reason: z.string(),
+  reason: z.string().nullable().describe('Null when destroyed'),
+  destroyed: z
+    .boolean()
+    .describe(
+      'The reason was encrypted under a data key since shredded: it can never be read again',
+    ),
   placedBy: z.string(),
   placedAt: z.string(),
   liftedBy: z.string().nullable(),
