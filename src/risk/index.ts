@@ -9,7 +9,9 @@
  * at `GET /v1/risk/alerts`. A critical alert pauses what caused it until an admin resumes
  * the alert: a campaign (it stops handing out texts after its current batch), or senders
  * (dispatch consults `isSenderPaused` before each submission and holds their texts; nothing
- * is lost). Every signal is a Prometheus gauge.
+ * is lost). Resolving an alert restarts its signal's window for that scope at the resolution
+ * time, read from `risk_alerts` by every process: what the admin reviewed does not raise it
+ * (or pause) again, a new burst does. Every signal is a Prometheus gauge.
  */
 import { Gauge, type Registry } from 'prom-client';
 import { sql } from 'kysely';
@@ -23,11 +25,11 @@ import type { CampaignRiskFigures } from '../campaigns/index.js';
 import { newId } from '../ids/index.js';
 import { encodeTime } from 'ulid';
 import {
-  countFinding,
+  countSignalFinding,
   failureFinding,
   optOutFinding,
   spikeFinding,
-  THRESHOLDS,
+  type CountSignal,
   type Figures,
   type Finding,
   type ScopeType,
@@ -70,6 +72,23 @@ export interface RiskOptions {
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
 
+/** Count signals read from the audit trail, and the action each counts. */
+const AUDITED = {
+  guard_diversions: 'secure_message.created',
+  guard_rejections: 'guard.rejected',
+  portal_verification_failures: 'secure_message.verify_failed',
+  portal_lockouts: 'secure_message.locked',
+  break_glass_use: 'breakglass.granted',
+} as const satisfies Partial<Record<CountSignal, string>>;
+const AUDITED_SIGNALS = Object.keys(AUDITED) as (keyof typeof AUDITED)[];
+
+/** One signal on one scope: what alerts are deduplicated and resolutions remembered by. */
+const scopeKey = (f: { signal: string; scopeType: string; scopeId: string }) =>
+  JSON.stringify([f.signal, f.scopeType, f.scopeId]);
+
+const sum = <K extends string>(rows: readonly Record<K, unknown>[], k: K) =>
+  rows.reduce((a, r) => a + Number(r[k]), 0);
+
 export class RiskMonitor {
   private readonly opts: RiskOptions;
   private timer: NodeJS.Timeout | undefined;
@@ -100,7 +119,12 @@ export class RiskMonitor {
     });
   }
 
-  /** Evaluates every signal for one organisation or all; raises and returns new alerts. */
+  /**
+   * Evaluates every signal for one organisation or all; raises and returns new alerts. A
+   * signal whose alert for the same scope was resolved within the window is measured again
+   * counting only what happened after the resolution (`remeasure`): what the admin reviewed
+   * does not raise it again. Derived from `risk_alerts`, so every process agrees.
+   */
   async evaluate(orgId?: string): Promise<RiskAlertView[]> {
     const orgIds = orgId
       ? [orgId]
@@ -109,9 +133,15 @@ export class RiskMonitor {
     const note = (s: Signal, v: number) => worst.set(s, Math.max(worst.get(s) ?? 0, v));
     const raised: RiskAlertView[] = [];
     for (const id of orgIds) {
-      const findings = await this.findings(id, note);
+      const now = this.opts.now();
+      const findings = await this.findings(id, now, note);
+      const reviewed =
+        findings.length > 0 ? await this.resolutions(id, now) : new Map<string, number>();
       for (const f of findings) {
-        const a = await this.raise(id, f);
+        const since = reviewed.get(scopeKey(f));
+        const g = since === undefined ? f : await this.remeasure(id, now, f, since);
+        if (!g) continue;
+        const a = await this.raise(id, g, now, since ?? now - DAY);
         if (a) raised.push(a);
       }
     }
@@ -120,23 +150,110 @@ export class RiskMonitor {
     return raised;
   }
 
-  private async findings(orgId: string, note: (s: Signal, v: number) => void): Promise<Finding[]> {
+  /**
+   * When an alert was last resolved, per signal and scope, for alerts resolved within the
+   * window (an older resolution is before the window starts anyway).
+   */
+  private async resolutions(orgId: string, now: number): Promise<Map<string, number>> {
+    const rows = await this.store.db
+      .selectFrom('risk_alerts')
+      .select(['signal', 'scope_type', 'scope_id', (eb) => eb.fn.max('resolved_at').as('at')])
+      .where('org_id', '=', orgId)
+      .where('status', '=', 'resolved')
+      .where('resolved_at', '>', now - DAY)
+      .groupBy(['signal', 'scope_type', 'scope_id'])
+      .execute();
+    return new Map(
+      rows.map((r) => [
+        scopeKey({ signal: r.signal, scopeType: r.scope_type, scopeId: r.scope_id }),
+        Number(r.at),
+      ]),
+    );
+  }
+
+  /**
+   * A finding measured again counting only what happened after `since` (when an alert on the
+   * same signal and scope was resolved): opt-outs recorded, and texts that failed, after it
+   * (against the texts delivered or attempted in the whole window); texts accepted in the
+   * last hour after it; counted events after it. A campaign's figures cover its texts handed
+   * out after it. Null when that is under the threshold.
+   */
+  private async remeasure(
+    orgId: string,
+    now: number,
+    f: Finding,
+    since: number,
+  ): Promise<Finding | null> {
+    const scope = { type: f.scopeType, id: f.scopeId };
+    const after = since + 1; // times are whole milliseconds: strictly after the resolution
+    if (f.scopeType === 'campaign') {
+      const c = (await this.opts.campaigns?.riskFigures(orgId, after))?.find(
+        (x) => x.campaignId === f.scopeId,
+      );
+      if (!c) return null;
+      return f.signal === 'opt_out_rate'
+        ? optOutFinding(scope, c.optOuts, c.delivered, since)
+        : failureFinding(scope, c.failed, c.attempted, since);
+    }
+    switch (f.signal) {
+      case 'opt_out_rate': {
+        const rows = await this.optOutsByProgram(orgId, after);
+        const of = (p: string) => Number(rows.find((r) => r.program === p)?.n ?? 0);
+        const n =
+          f.scopeType === 'program'
+            ? of(f.scopeId) + of('all')
+            : rows.reduce((a, r) => a + Number(r.n), 0);
+        return optOutFinding(scope, n, f.figures.delivered ?? 0, since);
+      }
+      case 'delivery_failure_rate':
+      case 'volume_spike': {
+        if (f.signal === 'volume_spike' && since < now - HOUR) return f;
+        const [s] = await this.senderFigures(orgId, now, { after: since, senderId: f.scopeId });
+        if (!s) return null;
+        return f.signal === 'volume_spike'
+          ? spikeFinding(f.scopeId, Number(s.last_hour), Number(s.before), since)
+          : failureFinding(scope, Number(s.failed), Number(s.attempted), since);
+      }
+      case 'carrier_opt_outs': {
+        const rows = await this.senderFigures(orgId, now, { after: since });
+        return countSignalFinding(f.signal, orgId, sum(rows, 'carrier_opt_outs'), since);
+      }
+      case 'carrier_filtering':
+      case 'carrier_cap_errors': {
+        const c = await this.carrierCodes(orgId, now, since);
+        return countSignalFinding(f.signal, orgId, c[f.signal], since);
+      }
+      case 'logins_many_addresses':
+        return countSignalFinding(
+          f.signal,
+          orgId,
+          await this.maxLoginAddresses(orgId, after),
+          since,
+        );
+      case 'guard_diversions':
+      case 'guard_rejections':
+      case 'portal_verification_failures':
+      case 'portal_lockouts':
+      case 'break_glass_use': {
+        const counts = await this.auditCounts(orgId, after);
+        return countSignalFinding(f.signal, orgId, counts(AUDITED[f.signal]), since);
+      }
+    }
+  }
+
+  private async findings(
+    orgId: string,
+    now: number,
+    note: (s: Signal, v: number) => void,
+  ): Promise<Finding[]> {
     const db = this.store.db;
-    const now = this.opts.now();
     const dayAgo = now - DAY;
     const out: Finding[] = [];
     const push = (f: Finding | null) => f && out.push(f);
 
     // Opt-outs against delivered texts, last 24 h, for the organisation and per program (an
     // opt-out of every program counts against each).
-    const optOuts = await db
-      .selectFrom('consent_events')
-      .select(['program', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('org_id', '=', orgId)
-      .where('recorded_at', '>=', dayAgo)
-      .where('kind', 'like', 'opt_out%')
-      .groupBy('program')
-      .execute();
+    const optOuts = await this.optOutsByProgram(orgId, dayAgo);
     const delivered = await db
       .selectFrom('messages')
       .select(['program', (eb) => eb.fn.countAll<number>().as('n')])
@@ -157,25 +274,7 @@ export class RiskMonitor {
     }
 
     // Per sender: failures and volume, over messages updated / created in the last 24 h.
-    const perSender = await db
-      .selectFrom('messages')
-      .select([
-        'sender_id',
-        sql<number>`sum(case when status = 'failed' then 1 else 0 end)`.as('failed'),
-        sql<number>`sum(case when status in ('sent','delivered','read','failed') then 1 else 0 end)`.as(
-          'attempted',
-        ),
-        sql<number>`sum(case when failure_code = 'opted_out' or failure_code = 'opt_out' then 1 else 0 end)`.as(
-          'carrier_opt_outs',
-        ),
-        sql<number>`sum(case when created_at >= ${now - HOUR} then 1 else 0 end)`.as('last_hour'),
-        sql<number>`sum(case when created_at < ${now - HOUR} then 1 else 0 end)`.as('before'),
-      ])
-      .where('org_id', '=', orgId)
-      .where('id', '>=', `msg_${encodeTimeLower(now - DAY - HOUR)}`)
-      .groupBy('sender_id')
-      .execute();
-    let carrierOptOuts = 0;
+    const perSender = await this.senderFigures(orgId, now);
     for (const s of perSender) {
       const failed = Number(s.failed);
       const attempted = Number(s.attempted);
@@ -184,52 +283,17 @@ export class RiskMonitor {
       const lastHour = Number(s.last_hour);
       note('volume_spike', lastHour / Math.max(1, Number(s.before) / 24));
       push(spikeFinding(s.sender_id, lastHour, Number(s.before)));
-      carrierOptOuts += Number(s.carrier_opt_outs);
     }
+    const carrierOptOuts = sum(perSender, 'carrier_opt_outs');
     note('carrier_opt_outs', carrierOptOuts);
-    push(
-      countFinding(
-        'carrier_opt_outs',
-        orgId,
-        carrierOptOuts,
-        THRESHOLDS.carrierOptOutsWarn,
-        `Carriers reported ${carrierOptOuts} recipients as opted out in the last 24 hours; texts to them were refused.`,
-      ),
-    );
+    push(countSignalFinding('carrier_opt_outs', orgId, carrierOptOuts));
 
     // Carrier filtering (spam blocks) and throughput / daily cap refusals, by carrier code.
-    const codes = [...CARRIER_FILTERING_CODES, ...CARRIER_CAP_CODES];
-    const coded = await db
-      .selectFrom('messages')
-      .select(['failure_code', 'failure_reason'])
-      .where('org_id', '=', orgId)
-      .where('id', '>=', `msg_${encodeTimeLower(dayAgo)}`)
-      .where((eb) => eb.or([eb('failure_code', 'in', codes), eb('failure_reason', 'in', codes)]))
-      .execute();
-    const isOne = (set: readonly string[]) => (r: (typeof coded)[number]) =>
-      set.includes(r.failure_code ?? '') || set.includes(r.failure_reason ?? '');
-    const filtered = coded.filter(isOne(CARRIER_FILTERING_CODES)).length;
-    const capped = coded.filter(isOne(CARRIER_CAP_CODES)).length;
-    note('carrier_filtering', filtered);
-    note('carrier_cap_errors', capped);
-    push(
-      countFinding(
-        'carrier_filtering',
-        orgId,
-        filtered,
-        THRESHOLDS.carrierFilteringWarn,
-        `Carriers blocked ${filtered} texts as spam in the last 24 hours. Check the sender's registration (10DLC / toll-free verification) and that texts go only to people who asked for them.`,
-      ),
-    );
-    push(
-      countFinding(
-        'carrier_cap_errors',
-        orgId,
-        capped,
-        THRESHOLDS.carrierCapErrorsWarn,
-        `Carriers held back ${capped} texts for throughput or daily caps in the last 24 hours. Lower the sender's rate limit or add senders.`,
-      ),
-    );
+    const coded = await this.carrierCodes(orgId, now);
+    note('carrier_filtering', coded.carrier_filtering);
+    note('carrier_cap_errors', coded.carrier_cap_errors);
+    push(countSignalFinding('carrier_filtering', orgId, coded.carrier_filtering));
+    push(countSignalFinding('carrier_cap_errors', orgId, coded.carrier_cap_errors));
 
     // Per campaign: opt-outs and failures among the texts it sent.
     for (const c of (await this.opts.campaigns?.riskFigures(orgId, dayAgo)) ?? []) {
@@ -240,117 +304,149 @@ export class RiskMonitor {
 
     // From the audit trail: guard diversions, portal verification failures and lockouts,
     // break-glass use (each counted over the last 24 h).
-    const actions = await db
+    const count = await this.auditCounts(orgId, dayAgo);
+    for (const signal of AUDITED_SIGNALS) {
+      const n = count(AUDITED[signal]);
+      note(signal, n);
+      push(countSignalFinding(signal, orgId, n));
+    }
+
+    // Sign-ins from many addresses: the most distinct addresses one user's sessions came from.
+    const maxIps = await this.maxLoginAddresses(orgId, dayAgo);
+    note('logins_many_addresses', maxIps);
+    push(countSignalFinding('logins_many_addresses', orgId, maxIps));
+    return out;
+  }
+
+  /** Opt-outs recorded from `from`, per program (`all`: an opt-out of every program). */
+  private optOutsByProgram(orgId: string, from: number) {
+    return this.store.db
+      .selectFrom('consent_events')
+      .select(['program', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('org_id', '=', orgId)
+      .where('recorded_at', '>=', from)
+      .where('kind', 'like', 'opt_out%')
+      .groupBy('program')
+      .execute();
+  }
+
+  /**
+   * Per sender, over the texts created in the last 25 hours: failed (with `after`: only those
+   * whose failure was recorded after it), attempted, refused by the carrier as opted out
+   * (likewise), accepted in the last hour (with `after`: and after it), and before that.
+   */
+  private senderFigures(orgId: string, now: number, o: { after?: number; senderId?: string } = {}) {
+    const after = o.after ?? -1;
+    return this.store.db
+      .selectFrom('messages')
+      .select([
+        'sender_id',
+        sql<number>`sum(case when status = 'failed' and updated_at > ${after} then 1 else 0 end)`.as(
+          'failed',
+        ),
+        sql<number>`sum(case when status in ('sent','delivered','read','failed') then 1 else 0 end)`.as(
+          'attempted',
+        ),
+        sql<number>`sum(case when (failure_code = 'opted_out' or failure_code = 'opt_out') and updated_at > ${after} then 1 else 0 end)`.as(
+          'carrier_opt_outs',
+        ),
+        sql<number>`sum(case when created_at >= ${now - HOUR} and created_at > ${after} then 1 else 0 end)`.as(
+          'last_hour',
+        ),
+        sql<number>`sum(case when created_at < ${now - HOUR} then 1 else 0 end)`.as('before'),
+      ])
+      .where('org_id', '=', orgId)
+      .where('id', '>=', `msg_${encodeTimeLower(now - DAY - HOUR)}`)
+      .$if(o.senderId !== undefined, (q) => q.where('sender_id', '=', o.senderId!))
+      .groupBy('sender_id')
+      .execute();
+  }
+
+  /**
+   * Texts of the last 24 hours carriers blocked as spam or held back for caps, by carrier
+   * code (with `after`: only those that failed after it).
+   */
+  private async carrierCodes(
+    orgId: string,
+    now: number,
+    after?: number,
+  ): Promise<Record<'carrier_filtering' | 'carrier_cap_errors', number>> {
+    const codes = [...CARRIER_FILTERING_CODES, ...CARRIER_CAP_CODES];
+    const coded = await this.store.db
+      .selectFrom('messages')
+      .select(['failure_code', 'failure_reason'])
+      .where('org_id', '=', orgId)
+      .where('id', '>=', `msg_${encodeTimeLower(now - DAY)}`)
+      .where((eb) => eb.or([eb('failure_code', 'in', codes), eb('failure_reason', 'in', codes)]))
+      .$if(after !== undefined, (q) => q.where('updated_at', '>', after!))
+      .execute();
+    const isOne = (set: readonly string[]) => (r: (typeof coded)[number]) =>
+      set.includes(r.failure_code ?? '') || set.includes(r.failure_reason ?? '');
+    return {
+      carrier_filtering: coded.filter(isOne(CARRIER_FILTERING_CODES)).length,
+      carrier_cap_errors: coded.filter(isOne(CARRIER_CAP_CODES)).length,
+    };
+  }
+
+  /** Audited actions the signals count, from `from`. */
+  private async auditCounts(orgId: string, from: number): Promise<(action: string) => number> {
+    const actions = await this.store.db
       .selectFrom('audit_events')
       .select(['action', (eb) => eb.fn.countAll<number>().as('n')])
       .where('org_id', '=', orgId)
-      .where('at', '>=', dayAgo)
-      .where('action', 'in', [
-        'secure_message.created',
-        'guard.rejected',
-        'secure_message.verify_failed',
-        'secure_message.locked',
-        'breakglass.granted',
-      ])
+      .where('at', '>=', from)
+      .where(
+        'action',
+        'in',
+        AUDITED_SIGNALS.map((signal) => AUDITED[signal]),
+      )
       .groupBy('action')
       .execute();
-    const count = (a: string) => Number(actions.find((x) => x.action === a)?.n ?? 0);
-    const diversions = count('secure_message.created');
-    const rejections = count('guard.rejected');
-    const verifyFailed = count('secure_message.verify_failed');
-    const locked = count('secure_message.locked');
-    const breakGlass = count('breakglass.granted');
-    note('guard_diversions', diversions);
-    note('guard_rejections', rejections);
-    note('portal_verification_failures', verifyFailed);
-    note('portal_lockouts', locked);
-    note('break_glass_use', breakGlass);
-    push(
-      countFinding(
-        'guard_diversions',
-        orgId,
-        diversions,
-        THRESHOLDS.guardDiversionsWarn,
-        `${diversions} texts in the last 24 hours held health information and went to the secure portal instead. Check that integrations use templates and secure messages on purpose.`,
-      ),
-    );
-    push(
-      countFinding(
-        'guard_rejections',
-        orgId,
-        rejections,
-        THRESHOLDS.guardRejectionsWarn,
-        `The content guard refused ${rejections} texts in the last 24 hours because they held health information. An integration may be putting results or medications in plain texts; send those as secure messages.`,
-      ),
-    );
-    push(
-      countFinding(
-        'portal_verification_failures',
-        orgId,
-        verifyFailed,
-        THRESHOLDS.verifyFailuresWarn,
-        `${verifyFailed} failed identity checks on secure-message links in the last 24 hours: texts may be reaching the wrong people, or someone is guessing.`,
-      ),
-    );
-    push(
-      countFinding(
-        'portal_lockouts',
-        orgId,
-        locked,
-        THRESHOLDS.lockoutsWarn,
-        `${locked} secure-message links locked after too many failed checks in the last 24 hours.`,
-      ),
-    );
-    push(
-      countFinding(
-        'break_glass_use',
-        orgId,
-        breakGlass,
-        1,
-        `Emergency (break-glass) access was used ${breakGlass} time(s) in the last 24 hours; review each use.`,
-      ),
-    );
+    return (a) => Number(actions.find((x) => x.action === a)?.n ?? 0);
+  }
 
-    // Sign-ins from many addresses: the most distinct addresses one user's sessions came from.
-    const ips = await db
+  /** The most distinct addresses one user's sessions came from, from `from`. */
+  private async maxLoginAddresses(orgId: string, from: number): Promise<number> {
+    const ips = await this.store.db
       .selectFrom('sessions')
       .select(['user_id', (eb) => eb.fn.count<number>('ip').distinct().as('n')])
       .where('org_id', '=', orgId)
-      .where('created_at', '>=', dayAgo)
+      .where('created_at', '>=', from)
       .groupBy('user_id')
       .execute();
-    const maxIps = Math.max(0, ...ips.map((r) => Number(r.n)));
-    note('logins_many_addresses', maxIps);
-    push(
-      countFinding(
-        'logins_many_addresses',
-        orgId,
-        maxIps,
-        THRESHOLDS.loginAddressesWarn,
-        `One user signed in from ${maxIps} different addresses in the last 24 hours: shared or stolen credentials look like this.`,
-      ),
-    );
-    return out;
+    return Math.max(0, ...ips.map((r) => Number(r.n)));
   }
 
   /**
    * Records an alert unless one for the same signal and scope is still open from the last
-   * 24 hours. A critical alert pauses the sender (or, for an organisation-wide signal, every
-   * sender that texted in the window). Audited and sent to the webhook in one transaction.
+   * 24 hours, or one was resolved after `measuredFrom` (the finding predates that review; the
+   * next evaluation measures again). A critical alert pauses the sender (or, for an
+   * organisation-wide signal, every sender that texted in the window). Audited and sent to
+   * the webhook in one transaction, serialised with `resume` per signal and scope.
    */
-  private async raise(orgId: string, f: Finding): Promise<RiskAlertView | null> {
-    const now = this.opts.now();
+  private async raise(
+    orgId: string,
+    f: Finding,
+    now: number,
+    measuredFrom: number,
+  ): Promise<RiskAlertView | null> {
     return this.store.transaction(async (tx) => {
-      const open = await tx
+      await this.lockScope(tx, orgId, f);
+      const blocking = await tx
         .selectFrom('risk_alerts')
         .select('id')
         .where('org_id', '=', orgId)
         .where('signal', '=', f.signal)
+        .where('scope_type', '=', f.scopeType)
         .where('scope_id', '=', f.scopeId)
-        .where('status', '=', 'open')
-        .where('created_at', '>=', now - DAY)
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('status', '=', 'open'), eb('created_at', '>=', now - DAY)]),
+            eb.and([eb('status', '=', 'resolved'), eb('resolved_at', '>', measuredFrom)]),
+          ]),
+        )
         .executeTakeFirst();
-      if (open) return null;
+      if (blocking) return null;
       let paused: string[] = [];
       let pausedCampaigns: string[] = [];
       const id = newId('ral');
@@ -436,6 +532,22 @@ export class RiskMonitor {
     });
   }
 
+  /**
+   * Serialises raising and resolving alerts of one signal and scope across processes (a
+   * transaction-scoped advisory lock on PostgreSQL; SQLite's write transaction already
+   * serialises), so an evaluation racing a resume sees the resolution or is seen by it.
+   */
+  private async lockScope(
+    tx: Db,
+    orgId: string,
+    f: { signal: string; scopeType: string; scopeId: string },
+  ): Promise<void> {
+    if (this.store.dialect !== 'postgres') return;
+    await sql`select pg_advisory_xact_lock(hashtext('tidings.risk.alert'), hashtext(${`${orgId}/${scopeKey(f)}`}))`.execute(
+      tx,
+    );
+  }
+
   async alerts(
     orgId: string,
     filter: { status?: 'open' | 'resolved' | undefined; limit?: number | undefined } = {},
@@ -465,14 +577,22 @@ export class RiskMonitor {
         .where('id', '=', alertId)
         .executeTakeFirst();
       if (!r) throw new AppError('risk_alert_not_found');
+      await this.lockScope(tx, orgId, {
+        signal: r.signal,
+        scopeType: r.scope_type,
+        scopeId: r.scope_id,
+      });
       const by = `${actor.type}:${actor.id}`;
       await this.resumeSendersInTx(tx, orgId, { alertId }, actor, now);
       if (r.status === 'open') {
+        // The resolution time is where the signal's window starts again for this scope
+        // (`evaluate`): what was reviewed does not raise the alert again.
         await tx
           .updateTable('risk_alerts')
           .set({ status: 'resolved', resolved_at: now, resolved_by: by })
           .where('org_id', '=', orgId)
           .where('id', '=', alertId)
+          .where('status', '=', 'open')
           .execute();
       }
       return toView({

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { countFinding, failureFinding, optOutFinding, spikeFinding } from './signals.js';
+import {
+  countFinding,
+  countSignalFinding,
+  failureFinding,
+  optOutFinding,
+  spikeFinding,
+} from './signals.js';
 
 const ORG = { type: 'organisation', id: 'o' } as const;
 const SENDER = { type: 'sender', id: 's' } as const;
@@ -41,5 +47,30 @@ describe('risk signals', () => {
       count: 1,
       threshold: 1,
     });
+  });
+
+  it('says when it counts only since an alert was resolved, and carries that time', () => {
+    const since = Date.UTC(2026, 0, 2, 3, 4, 5);
+    const f = optOutFinding(ORG, 3, 50, since);
+    expect(f?.explanation).toMatch(
+      /^3 recipients of this organisation opted out since an alert on it was resolved at 2026-01-02T03:04:05.000Z: 6.0% of 50 delivered/,
+    );
+    expect(f?.figures).toEqual({ optOuts: 3, delivered: 50, rate: 0.06, since });
+    expect(failureFinding(SENDER, 20, 100, since)?.figures.since).toBe(since);
+    expect(spikeFinding('s', 500, 24 * 100, since)?.explanation).toContain('since an alert');
+    expect(optOutFinding(ORG, 3, 50)?.figures).not.toHaveProperty('since');
+  });
+
+  it('explains count signals over the window or since a resolution', () => {
+    expect(countSignalFinding('break_glass_use', 'o', 0)).toBeNull();
+    expect(countSignalFinding('break_glass_use', 'o', 2)?.explanation).toBe(
+      'Emergency (break-glass) access was used 2 time(s) in the last 24 hours; review each use.',
+    );
+    expect(countSignalFinding('portal_lockouts', 'o', 4)).toBeNull();
+    const f = countSignalFinding('portal_lockouts', 'o', 5, 0);
+    expect(f?.explanation).toBe(
+      '5 secure-message links locked after too many failed checks since an alert on it was resolved at 1970-01-01T00:00:00.000Z.',
+    );
+    expect(f?.figures).toEqual({ count: 5, threshold: 5, since: 0 });
   });
 });

@@ -2,6 +2,11 @@
  * @module risk/signals
  * The thresholds of every risk signal and the rule that turns figures into an alert. Pure:
  * no I/O, so each rule is tested exhaustively beside it.
+ *
+ * Each rule takes an optional `since`: when an alert on the same signal and scope was
+ * resolved within the window, the monitor counts only what happened after that resolution
+ * (risk/index.ts); the explanation then says so, and the figures carry it as `since`
+ * (epoch milliseconds).
  */
 
 export const SIGNALS = [
@@ -87,7 +92,22 @@ export const THRESHOLDS = {
 
 const pct = (r: number) => `${(r * 100).toFixed(1)}%`;
 
-export function optOutFinding(scope: Scope, optOuts: number, delivered: number): Finding | null {
+/** The period a count covers: the window, or since an alert on it was resolved. */
+export function periodWords(since: number | undefined, window = 'in the last 24 hours'): string {
+  return since === undefined
+    ? window
+    : `since an alert on it was resolved at ${new Date(since).toISOString()}`;
+}
+
+const withSince = (figures: Figures, since: number | undefined): Figures =>
+  since === undefined ? figures : { ...figures, since };
+
+export function optOutFinding(
+  scope: Scope,
+  optOuts: number,
+  delivered: number,
+  since?: number,
+): Finding | null {
   if (delivered < THRESHOLDS.minVolume) return null;
   const rate = optOuts / delivered;
   if (rate <= THRESHOLDS.optOutWarn) return null;
@@ -98,14 +118,19 @@ export function optOutFinding(scope: Scope, optOuts: number, delivered: number):
     scopeType: scope.type,
     scopeId: scope.id,
     explanation:
-      `${optOuts} recipients of ${SCOPE_WORDS[scope.type]} opted out in the last 24 hours: ${pct(rate)} of ${delivered} delivered texts ` +
+      `${optOuts} recipients of ${SCOPE_WORDS[scope.type]} opted out ${periodWords(since)}: ${pct(rate)} of ${delivered} delivered texts ` +
       `(alert above ${pct(THRESHOLDS.optOutWarn)}${critical ? `; above ${pct(THRESHOLDS.optOutCritical)} ${PAUSES[scope.type]}` : ''}). ` +
       'Check who is being texted and whether they asked for it.',
-    figures: { optOuts, delivered, rate },
+    figures: withSince({ optOuts, delivered, rate }, since),
   };
 }
 
-export function failureFinding(scope: Scope, failed: number, attempted: number): Finding | null {
+export function failureFinding(
+  scope: Scope,
+  failed: number,
+  attempted: number,
+  since?: number,
+): Finding | null {
   if (attempted < THRESHOLDS.minVolume) return null;
   const rate = failed / attempted;
   if (rate <= THRESHOLDS.failureWarn) return null;
@@ -116,10 +141,10 @@ export function failureFinding(scope: Scope, failed: number, attempted: number):
     scopeType: scope.type,
     scopeId: scope.id,
     explanation:
-      `${pct(rate)} of ${attempted} texts of ${SCOPE_WORDS[scope.type]} failed in the last 24 hours` +
+      `${pct(rate)} of ${attempted} texts of ${SCOPE_WORDS[scope.type]} failed ${periodWords(since)}` +
       `${critical ? `; above ${pct(THRESHOLDS.failureCritical)} ${PAUSES[scope.type]}` : ''}. ` +
       'Carriers may be filtering them, or the numbers texted may be stale.',
-    figures: { failed, attempted, rate },
+    figures: withSince({ failed, attempted, rate }, since),
   };
 }
 
@@ -127,6 +152,7 @@ export function spikeFinding(
   senderId: string,
   lastHour: number,
   previous24h: number,
+  since?: number,
 ): Finding | null {
   const baseline = Math.max(1, previous24h / 24);
   const ratio = lastHour / baseline;
@@ -138,9 +164,9 @@ export function spikeFinding(
     scopeType: 'sender',
     scopeId: senderId,
     explanation:
-      `This sender accepted ${lastHour} texts in the last hour, ${ratio.toFixed(1)} times its hourly ` +
+      `This sender accepted ${lastHour} texts ${periodWords(since, 'in the last hour')}, ${ratio.toFixed(1)} times its hourly ` +
       'average over the day before. A runaway integration or a leaked API key looks like this.',
-    figures: { lastHour, baselinePerHour: baseline, ratio },
+    figures: withSince({ lastHour, baselinePerHour: baseline, ratio }, since),
   };
 }
 
@@ -151,6 +177,7 @@ export function countFinding(
   count: number,
   threshold: number,
   explanation: string,
+  since?: number,
 ): Finding | null {
   if (count < threshold) return null;
   return {
@@ -159,6 +186,76 @@ export function countFinding(
     scopeType: 'organisation',
     scopeId: orgId,
     explanation,
-    figures: { count, threshold },
+    figures: withSince({ count, threshold }, since),
   };
+}
+
+/** The signals counted against a fixed threshold: always warnings, never a pause. */
+export const COUNT_SIGNALS = {
+  carrier_opt_outs: {
+    threshold: THRESHOLDS.carrierOptOutsWarn,
+    explain: (n: number, period: string) =>
+      `Carriers reported ${n} recipients as opted out ${period}; texts to them were refused.`,
+  },
+  carrier_filtering: {
+    threshold: THRESHOLDS.carrierFilteringWarn,
+    explain: (n: number, period: string) =>
+      `Carriers blocked ${n} texts as spam ${period}. Check the sender's registration (10DLC / toll-free verification) and that texts go only to people who asked for them.`,
+  },
+  carrier_cap_errors: {
+    threshold: THRESHOLDS.carrierCapErrorsWarn,
+    explain: (n: number, period: string) =>
+      `Carriers held back ${n} texts for throughput or daily caps ${period}. Lower the sender's rate limit or add senders.`,
+  },
+  guard_diversions: {
+    threshold: THRESHOLDS.guardDiversionsWarn,
+    explain: (n: number, period: string) =>
+      `${n} texts ${period} held health information and went to the secure portal instead. Check that integrations use templates and secure messages on purpose.`,
+  },
+  guard_rejections: {
+    threshold: THRESHOLDS.guardRejectionsWarn,
+    explain: (n: number, period: string) =>
+      `The content guard refused ${n} texts ${period} because they held health information. An integration may be putting results or medications in plain texts; send those as secure messages.`,
+  },
+  portal_verification_failures: {
+    threshold: THRESHOLDS.verifyFailuresWarn,
+    explain: (n: number, period: string) =>
+      `${n} failed identity checks on secure-message links ${period}: texts may be reaching the wrong people, or someone is guessing.`,
+  },
+  portal_lockouts: {
+    threshold: THRESHOLDS.lockoutsWarn,
+    explain: (n: number, period: string) =>
+      `${n} secure-message links locked after too many failed checks ${period}.`,
+  },
+  break_glass_use: {
+    threshold: 1,
+    explain: (n: number, period: string) =>
+      `Emergency (break-glass) access was used ${n} time(s) ${period}; review each use.`,
+  },
+  logins_many_addresses: {
+    threshold: THRESHOLDS.loginAddressesWarn,
+    explain: (n: number, period: string) =>
+      `One user signed in from ${n} different addresses ${period}: shared or stolen credentials look like this.`,
+  },
+} as const satisfies Partial<
+  Record<Signal, { threshold: number; explain: (n: number, period: string) => string }>
+>;
+export type CountSignal = keyof typeof COUNT_SIGNALS;
+
+/** A count signal against its threshold, explained over the window or since `since`. */
+export function countSignalFinding(
+  signal: CountSignal,
+  orgId: string,
+  count: number,
+  since?: number,
+): Finding | null {
+  const c = COUNT_SIGNALS[signal];
+  return countFinding(
+    signal,
+    orgId,
+    count,
+    c.threshold,
+    c.explain(count, periodWords(since)),
+    since,
+  );
 }

@@ -538,7 +538,7 @@ export interface RiskAlertsTable {
   signal: string;
   /** `info`, `warning` or `critical` (critical pauses). */
   severity: string;
-  /** `organisation`, `sender` or `program`. */
+  /** `organisation`, `sender`, `program` or `campaign`. */
   scope_type: string;
   scope_id: string;
   explanation: string;

@@ -1,0 +1,194 @@
+/**
+ * Resuming a risk alert, on SQLite and PostgreSQL: once an admin has resolved an alert, the
+ * evidence they reviewed does not raise it again (nor pause the sender again) for the rest of
+ * the signal's window, in this process or any other; a new burst after the resume does.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
+import { pino } from 'pino';
+import { announcePgSkip, DIALECTS, openTestRuntime, waitFor, type TestRuntime } from './helpers.js';
+import { appendAudit, SYSTEM_ACTOR } from '../src/audit/index.js';
+import { RiskMonitor } from '../src/risk/index.js';
+
+announcePgSkip('risk alert resumption');
+const ACTOR = { type: 'cli' as const, id: 'test' };
+const phone = (i: number) => `+1617555${String(3000 + i).padStart(4, '0')}`;
+/** Lets the clock move past the resolution, so what follows is strictly after it. */
+const tick = () => new Promise((r) => setTimeout(r, 5));
+
+describe.each(DIALECTS)('risk alert resumption on %s', (dialect) => {
+  let t: TestRuntime;
+
+  beforeAll(async () => {
+    t = await openTestRuntime({
+      dialect,
+      runtime: {
+        worker: { idlePollMs: 20, baseBackoffMs: 50, maxBackoffMs: 200, pausedRecheckMs: 200 },
+      },
+    });
+    t.rt.startWorkers();
+  });
+  afterAll(async () => t?.cleanup());
+
+  /** Another worker process: its own monitor, sharing only the database. */
+  const otherProcess = () =>
+    new RiskMonitor(t.rt.store, pino({ level: 'silent' }), new Registry(), {
+      pauseCacheMs: 0,
+    });
+
+  const optOut = (orgId: string, i: number) =>
+    t.rt.consent.record(
+      orgId,
+      { phone: phone(i), program: 'all', kind: 'opt_out_all', source: 'sms_keyword' },
+      ACTOR,
+    );
+
+  it('does not raise a resumed opt-out alert again for the same opt-outs, but does for new ones', async () => {
+    const { orgId } = await t.rt.orgs.create('Resume Clinic', SYSTEM_ACTOR);
+    const delivered = async (n: number) =>
+      waitFor(async () => {
+        const r = await t.rt.store.db
+          .selectFrom('messages')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('org_id', '=', orgId)
+          .where('status', '=', 'delivered')
+          .executeTakeFirst();
+        return Number(r?.n) >= n;
+      }, 20_000);
+    for (let i = 0; i < 50; i++) {
+      await t.rt.send(orgId, ACTOR, { to: phone(i), body: 'Hi', program: 'care' });
+    }
+    await delivered(50);
+
+    // 3 of 50 delivered (6 %): critical, the sender is paused.
+    for (let i = 0; i < 3; i++) await optOut(orgId, i);
+    const first = (await t.rt.risk.evaluate(orgId)).find((a) => a.signal === 'opt_out_rate')!;
+    expect(first).toMatchObject({ severity: 'critical', figures: { optOuts: 3, delivered: 50 } });
+    expect(first.pausedSenders.length).toBe(1);
+    const senderId = first.pausedSenders[0]!;
+    expect(await t.rt.risk.pausedSenders(orgId)).toEqual([senderId]);
+
+    // The admin reviews and resumes: evaluating again, here or in another process, raises
+    // nothing for the opt-outs already reviewed, and the sender stays resumed.
+    await t.rt.risk.resume(orgId, first.id, ACTOR);
+    expect(await t.rt.risk.pausedSenders(orgId)).toEqual([]);
+    expect(await t.rt.risk.evaluate(orgId)).toEqual([]);
+    expect(await otherProcess().evaluate(orgId)).toEqual([]);
+    expect(await t.rt.risk.pausedSenders(orgId)).toEqual([]);
+    expect(await otherProcess().isSenderPaused(orgId, senderId)).toBe(false);
+    expect((await t.rt.risk.alerts(orgId, { status: 'open' })).length).toBe(0);
+    const after = await t.rt.send(orgId, ACTOR, { to: phone(60), body: 'Hi', program: 'care' });
+    await waitFor(
+      async () => (await t.rt.messaging.get(orgId, after.message.id, ACTOR)).status === 'delivered',
+      10_000,
+    );
+
+    // A new burst after the resume (3 more of 51 delivered) is a new alert and a new pause.
+    await tick();
+    for (let i = 3; i < 6; i++) await optOut(orgId, i);
+    const second = (await otherProcess().evaluate(orgId)).find((a) => a.signal === 'opt_out_rate')!;
+    expect(second).toMatchObject({
+      severity: 'critical',
+      scope: { type: 'organisation', id: orgId },
+      figures: { optOuts: 3, delivered: 51 },
+      pausedSenders: [senderId],
+    });
+    expect(second.id).not.toBe(first.id);
+    expect(second.explanation).toMatch(/3 recipients of this organisation opted out since/);
+    expect(await t.rt.risk.pausedSenders(orgId)).toEqual([senderId]);
+    expect(await t.rt.risk.evaluate(orgId)).toEqual([]); // open: not raised twice
+
+    const actions = (await t.rt.audit.events(orgId, { limit: 200 }, ACTOR)).data
+      .map((e) => e.action)
+      .filter((a) => a.startsWith('risk.'))
+      .reverse();
+    expect(actions).toEqual([
+      'risk.alert_raised',
+      'risk.sender_paused',
+      'risk.sender_resumed',
+      'risk.alert_raised',
+      'risk.sender_paused',
+    ]);
+    expect((await t.rt.audit.verify({ orgId })).ok).toBe(true);
+  }, 60_000);
+
+  it('counts only failures after the resolution in a sender failure rate', async () => {
+    const { orgId } = await t.rt.orgs.create('Failing Clinic', SYSTEM_ACTOR);
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      ids.push(
+        (await t.rt.send(orgId, ACTOR, { to: phone(100 + i), body: 'Hi', program: 'care' })).message
+          .id,
+      );
+    }
+    await waitFor(async () => {
+      const ms = await Promise.all(ids.map((id) => t.rt.messaging.get(orgId, id, ACTOR)));
+      return ms.every((m) => m.status === 'delivered');
+    }, 20_000);
+    // As a carrier's receipts record them: the text failed, at that moment.
+    const fail = (from: number, to: number) =>
+      t.rt.store.db
+        .updateTable('messages')
+        .set({ status: 'failed', failure_code: 'permanent', updated_at: Date.now() })
+        .where('org_id', '=', orgId)
+        .where('id', 'in', ids.slice(from, to))
+        .execute();
+
+    await fail(0, 20); // 40 %: critical
+    const first = (await t.rt.risk.evaluate(orgId)).find(
+      (a) => a.signal === 'delivery_failure_rate',
+    )!;
+    expect(first).toMatchObject({
+      severity: 'critical',
+      scope: { type: 'sender' },
+      figures: { failed: 20, attempted: 50 },
+    });
+    const senderId = first.scope.id;
+    expect(first.pausedSenders).toEqual([senderId]);
+    await t.rt.risk.resume(orgId, first.id, ACTOR);
+    expect(await otherProcess().evaluate(orgId)).toEqual([]);
+    expect(await t.rt.risk.pausedSenders(orgId)).toEqual([]);
+
+    await tick();
+    await fail(20, 30); // 10 more of 50 since the resume (20 %): a warning, nothing paused
+    const second = (await t.rt.risk.evaluate(orgId)).find(
+      (a) => a.signal === 'delivery_failure_rate',
+    )!;
+    expect(second).toMatchObject({
+      severity: 'warning',
+      scope: { type: 'sender', id: senderId },
+      figures: { failed: 10, attempted: 50 },
+      pausedSenders: [],
+    });
+    expect(second.figures.since).toBe(Date.parse((await t.rt.risk.alerts(orgId))[1]!.resolvedAt!));
+    expect(await t.rt.risk.pausedSenders(orgId)).toEqual([]);
+  }, 60_000);
+
+  it('counts events after the resolution for count signals too', async () => {
+    const { orgId } = await t.rt.orgs.create('Break Glass Clinic', SYSTEM_ACTOR);
+    const grant = () =>
+      t.rt.store.transaction((tx) =>
+        appendAudit(tx, t.rt.store.dialect, [
+          {
+            orgId,
+            actor: { type: 'user', id: 'usr_test' },
+            action: 'breakglass.granted',
+            targetType: 'break_glass',
+            targetId: 'bg_test',
+            details: { minutes: 30, role: 'clinician' },
+          },
+        ]),
+      );
+    await grant();
+    const first = (await t.rt.risk.evaluate(orgId)).find((a) => a.signal === 'break_glass_use')!;
+    expect(first).toMatchObject({ severity: 'warning', figures: { count: 1 } });
+    await t.rt.risk.resume(orgId, first.id, ACTOR);
+    expect(await otherProcess().evaluate(orgId)).toEqual([]);
+
+    await tick();
+    await grant();
+    const second = (await t.rt.risk.evaluate(orgId)).find((a) => a.signal === 'break_glass_use')!;
+    expect(second).toMatchObject({ severity: 'warning', figures: { count: 1 } });
+    expect(second.id).not.toBe(first.id);
+  });
+});
