@@ -162,5 +162,7 @@ describe('user administration from the CLI', () => {
     const listed = await cli('apikey', 'list', '--org', orgId);
     expect(listed.stdout).toContain('[messages:read,audit:read]');
     expect(listed.stdout).toContain('expires 2099-01-01T00:00:00.000Z');
+    // Who made each key and when it was last used, as the README says.
+    expect(listed.stdout).toMatch(/by cli:\S+ +last used (never|\d{4}-)/);
   });
 });

@@ -8,6 +8,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { Runtime, type Role } from '../runtime/index.js';
+import { Store } from '../store/index.js';
 import type { Sender } from '../orgs/index.js';
 import {
   addConfiguredSender,
@@ -156,13 +157,24 @@ export function buildCli(): Command {
   cli
     .command('migrate')
     .description('apply pending database migrations')
-    .action(() =>
-      withRuntime(() => {
-        // Runtime.open has applied them.
-        print(false, null, 'migrations are up to date');
-        return Promise.resolve();
-      }),
-    );
+    .option('--json', 'print the names applied as JSON')
+    .action(async (o: { json?: boolean }) => {
+      // The store alone: migrating needs no keys (and makes none).
+      const config = loadConfig();
+      const store = Store.open({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+      try {
+        const applied = await store.migrate();
+        print(
+          Boolean(o.json),
+          { applied },
+          applied.length > 0
+            ? `applied ${applied.length} migrations (${applied[0]} … ${applied.at(-1)})`
+            : 'migrations are up to date',
+        );
+      } finally {
+        await store.close();
+      }
+    });
 
   const org = cli.command('org').description('organisations');
   org
@@ -280,7 +292,9 @@ export function buildCli(): Command {
           keys
             .map(
               (k) =>
-                `${k.id}  ${k.prefix}…  ${k.name}  [${k.scopes.join(',')}]  ${
+                `${k.id}  ${k.prefix}…  ${k.name}  [${k.scopes.join(',')}]  by ${
+                  k.createdBy ?? '?'
+                }  last used ${k.lastUsedAt ?? 'never'}  ${
                   k.revokedAt
                     ? `revoked ${k.revokedAt}`
                     : k.expiresAt

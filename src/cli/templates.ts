@@ -96,10 +96,11 @@ export function addTemplateCommands(cli: Command, d: CommandDeps): Command {
     .command('delete')
     .requiredOption('--org <orgId>', 'organisation id')
     .argument('<template>', 'id (tpl_…) or name')
-    .action((ref: string, o: { org: string }) =>
+    .option('--json', 'print {"deleted"}')
+    .action((ref: string, o: { org: string; json?: boolean }) =>
       d.withRuntime(async (rt) => {
         await rt.templates.delete(o.org, ref, d.actor);
-        d.print(false, null, `deleted ${ref}`);
+        d.print(Boolean(o.json), { deleted: ref }, `deleted ${ref}`);
       }),
     );
   template
