@@ -69,7 +69,7 @@ export function addBackupCommands(cli: Command, d: CommandDeps): void {
   const backup = cli
     .command('backup')
     .description('write an encrypted, checksummed snapshot while the server runs (docs/backup.md)')
-    .option('--out <file>', 'the backup file to write (must not exist)')
+    .option('--out <file>', 'the backup file to write (must not exist; created mode 0600)')
     .option('--json', 'print JSON')
     .action((o: { out?: string; json?: boolean }) => {
       if (!o.out) throw d.usage('give --out FILE (or use: tidings backup verify FILE)');

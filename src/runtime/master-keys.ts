@@ -21,6 +21,7 @@ import { ConfigError, type Config } from '../config/index.js';
 import { generateKey, masterKey, type MasterKey } from '../crypto/index.js';
 import { staticMasterKeys, type MasterKeySource } from '../orgs/index.js';
 import type { Logger } from '../observability/index.js';
+import { mkdirPrivate } from '../store/sqlite.js';
 
 /** The development key file, in the data directory. */
 export const MASTER_KEY_FILE = 'master.key';
@@ -204,7 +205,8 @@ export function openMasterKeys(config: Config, log: Logger): MasterKeySource {
     ]);
   }
   const file = path.join(config.dataDir, MASTER_KEY_FILE);
-  fs.mkdirSync(config.dataDir, { recursive: true });
+  // Owner-only when created here, like the key file and the database (docs/security.md).
+  mkdirPrivate(config.dataDir);
   if (
     !fs.existsSync(file) &&
     createDurably(file, formatMasterKeyFile([masterKey(generateKey())]))

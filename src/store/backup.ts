@@ -13,6 +13,10 @@
  * from `TIDINGS_BACKUP_PASSPHRASE` (scrypt) or from the newest master key (HKDF-SHA256),
  * whose id the header names. The snapshot holds the organisations' data keys wrapped by the
  * master key as always, so a restore also needs that master key configured.
+ *
+ * Everything written here — the backup, its temporary files, the decrypted snapshot checked by
+ * `verifyBackup`, the restored database and a data directory it creates — is created
+ * owner-only (0600 files, 0700 directory), like the live database.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -32,6 +36,7 @@ import SQLite from 'better-sqlite3';
 import { sql } from 'kysely';
 import { AppError } from '../errors/index.js';
 import { Store, insertRows, type Database } from './index.js';
+import { PRIVATE_FILE_MODE, createPrivateFile, mkdirPrivate } from './sqlite.js';
 
 const MAGIC = 'TIDINGS-BACKUP/1\n';
 const TAG_BYTES = 16;
@@ -156,16 +161,23 @@ export async function writeBackup(
   if (store.dialect === 'sqlite') {
     const snap = `${out}.snapshot`;
     fs.rmSync(snap, { force: true });
-    const conn = new SQLite(store.location, { readonly: true });
-    try {
-      conn.pragma('busy_timeout = 10000');
-      conn.prepare('vacuum into ?').run(snap);
-    } finally {
-      conn.close();
-    }
-    counts = sqliteCounts(snap);
-    source = fs.createReadStream(snap);
+    // VACUUM INTO fills an empty file as it finds it: created first, so it is owner-only.
+    createPrivateFile(snap);
     cleanup = () => fs.rmSync(snap, { force: true });
+    try {
+      const conn = new SQLite(store.location, { readonly: true });
+      try {
+        conn.pragma('busy_timeout = 10000');
+        conn.prepare('vacuum into ?').run(snap);
+      } finally {
+        conn.close();
+      }
+      counts = sqliteCounts(snap);
+    } catch (e) {
+      cleanup();
+      throw e;
+    }
+    source = fs.createReadStream(snap);
   } else {
     const snapshot = await exportPg(store);
     counts = snapshot.counts;
@@ -173,7 +185,10 @@ export async function writeBackup(
   }
   try {
     const header: BackupHeader = { ...base, counts };
-    fs.writeFileSync(partial, MAGIC + JSON.stringify(header) + '\n', { flag: 'wx' });
+    fs.writeFileSync(partial, MAGIC + JSON.stringify(header) + '\n', {
+      flag: 'wx',
+      mode: PRIVATE_FILE_MODE,
+    });
     const cipher = createCipheriv('aes-256-gcm', key, iv);
     await pipeline(
       source,
@@ -301,11 +316,17 @@ async function openBackup(file: string, secret: BackupSecret): Promise<Opened> {
   };
 }
 
-/** Decrypts the snapshot to `dest` (SQLite) and checks it, or counts its rows (PostgreSQL). */
+/**
+ * Decrypts the snapshot to `dest` (SQLite; a new file, created mode 0600) and checks it, or
+ * counts its rows (PostgreSQL).
+ */
 async function unpack(o: Opened, sqliteDest: string | undefined): Promise<Record<string, number>> {
   try {
     if (o.header.dialect === 'sqlite') {
-      await pipeline(o.plain(), fs.createWriteStream(sqliteDest!));
+      await pipeline(
+        o.plain(),
+        fs.createWriteStream(sqliteDest!, { flags: 'wx', mode: PRIVATE_FILE_MODE }),
+      );
       const conn = new SQLite(sqliteDest, { readonly: true });
       try {
         const ok = conn.pragma('integrity_check', { simple: true });
@@ -391,8 +412,9 @@ export async function restoreBackup(
     const db = path.join(target.dataDir, 'tidings.db');
     if ([db, `${db}-wal`].some((f) => fs.existsSync(f)))
       throw new AppError('restore_target_not_empty');
-    fs.mkdirSync(target.dataDir, { recursive: true });
+    mkdirPrivate(target.dataDir);
     const tmp = `${db}.restoring`;
+    fs.rmSync(tmp, { force: true }); // left by an interrupted restore
     try {
       const counts = await unpack(o, tmp);
       if (!sameCounts(counts, o.header.counts)) throw new AppError('backup_invalid');

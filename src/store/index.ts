@@ -5,13 +5,12 @@
  * transaction that behaves the same on both. Modules own their tables and reach them only
  * through this handle; nothing here knows about messaging.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Insertable } from 'kysely';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
-import { openSqlite, type SqliteHandle } from './sqlite.js';
+import { mkdirPrivate, openSqlite, type SqliteHandle } from './sqlite.js';
 
 export type { Database } from './schema.js';
 export type Dialect = 'sqlite' | 'postgres';
@@ -24,7 +23,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 export interface StoreOptions {
   /** `postgres://…` for PostgreSQL; unset for SQLite in `dataDir`. */
   databaseUrl?: string | undefined;
-  /** Directory holding `tidings.db` when on SQLite. */
+  /** Directory holding `tidings.db` when on SQLite; created owner-only (0700) if missing. */
   dataDir: string;
   /** PostgreSQL schema to use (tests use a fresh one per run). */
   pgSchema?: string;
@@ -55,7 +54,7 @@ export class Store {
         `postgres://${url.host}${url.pathname}`,
       );
     }
-    fs.mkdirSync(opts.dataDir, { recursive: true });
+    mkdirPrivate(opts.dataDir);
     const file = path.join(opts.dataDir, 'tidings.db');
     const sqlite = openSqlite(file);
     return new Store(

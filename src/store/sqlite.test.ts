@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { openSqlite, type SqliteHandle } from './sqlite.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createPrivateFile, mkdirPrivate, openSqlite, type SqliteHandle } from './sqlite.js';
 
 let dir: string;
 let handle: SqliteHandle | undefined;
@@ -55,5 +55,59 @@ describe('embedded SQLite connection', () => {
     await h.close(); // idempotent
     expect(() => h.database.prepare('select 2')).toThrow();
     handle = undefined;
+  });
+
+  describe('file modes under umask 022', () => {
+    let umask: number;
+    beforeEach(() => {
+      umask = process.umask(0o022);
+    });
+    afterEach(() => {
+      process.umask(umask);
+    });
+    const modeOf = (f: string) => fs.statSync(f).mode & 0o777;
+
+    it('creates a new database and its -wal and -shm files owner-only (0600)', () => {
+      const { handle: h, file } = open();
+      h.database.prepare('create table t (v text)').run([]);
+      h.database.prepare('insert into t (v) values (?)').run(['x']);
+      expect(fs.existsSync(`${file}-wal`)).toBe(true);
+      expect(modeOf(file)).toBe(0o600);
+      expect(modeOf(`${file}-wal`)).toBe(0o600);
+      expect(modeOf(`${file}-shm`)).toBe(0o600);
+    });
+
+    it('keeps the mode of a database that already exists (its WAL follows it)', () => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tidings-sqlite-'));
+      const file = path.join(dir, 'test.db');
+      fs.writeFileSync(file, '', { mode: 0o640 });
+      fs.chmodSync(file, 0o640);
+      handle = openSqlite(file);
+      handle.database.prepare('create table t (v text)').run([]);
+      expect(modeOf(file)).toBe(0o640);
+      expect(modeOf(`${file}-wal`)).toBe(0o640);
+    });
+
+    it('creates directories 0700 and files 0600, leaving existing ones alone', () => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tidings-sqlite-'));
+      const nested = path.join(dir, 'a', 'b');
+      mkdirPrivate(nested);
+      expect(modeOf(path.join(dir, 'a'))).toBe(0o700);
+      expect(modeOf(nested)).toBe(0o700);
+      const shared = path.join(dir, 'shared');
+      fs.mkdirSync(shared);
+      fs.chmodSync(shared, 0o750);
+      mkdirPrivate(shared);
+      expect(modeOf(shared)).toBe(0o750);
+
+      const file = path.join(dir, 'f');
+      expect(createPrivateFile(file)).toBe(true);
+      expect(modeOf(file)).toBe(0o600);
+      fs.writeFileSync(file, 'kept');
+      fs.chmodSync(file, 0o644);
+      expect(createPrivateFile(file)).toBe(false);
+      expect(modeOf(file)).toBe(0o644);
+      expect(fs.readFileSync(file, 'utf8')).toBe('kept');
+    });
   });
 });

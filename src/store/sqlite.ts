@@ -9,7 +9,10 @@
  *   commit happened to cross the WAL size threshold. The main connection still checkpoints
  *   by itself if the WAL ever grows past 64 MiB, so a stalled worker cannot let it grow
  *   without bound.
+ *
+ * Files Tidings creates for the database are the service user's only (see `PRIVATE_FILE_MODE`).
  */
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
@@ -32,6 +35,35 @@ const timer = setInterval(() => {
 parentPort.on('message', () => { clearInterval(timer); db.close(); parentPort.close(); });
 `;
 
+/**
+ * Modes for what Tidings creates that holds the installation's data or describes it: the data
+ * directory, databases, backups and their temporary files — owner only, like the master key
+ * file and `tidings audit export --out`. The mode is given when the file or directory is
+ * created (so there is no moment when another user can open it) and the umask can only narrow
+ * it; a file or directory that already exists keeps the mode it has, which may be an
+ * operator's deliberate choice.
+ */
+export const PRIVATE_DIR_MODE = 0o700;
+export const PRIVATE_FILE_MODE = 0o600;
+
+/** Creates `dir` (and any missing parents) with mode 0700; an existing one is left as it is. */
+export function mkdirPrivate(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+}
+
+/** Creates `file` empty with mode 0600; false, changing nothing, when it already exists. */
+export function createPrivateFile(file: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'wx', PRIVATE_FILE_MODE);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+  fs.closeSync(fd);
+  return true;
+}
+
 export interface SqliteHandle {
   /** What Kysely's SqliteDialect drives: the connection behind a statement cache. */
   database: SqliteDatabase;
@@ -39,7 +71,13 @@ export interface SqliteHandle {
   close(): Promise<void>;
 }
 
+/**
+ * Opens (creating it if need be) the database `file`. A new file is created with mode 0600
+ * before SQLite opens it: SQLite then gives its `-wal` and `-shm` files the main file's mode,
+ * so they are owner-only too (an existing database's mode, and so its WAL's, is kept).
+ */
 export function openSqlite(file: string): SqliteHandle {
+  createPrivateFile(file);
   const conn = new SQLite(file);
   conn.pragma('journal_mode = WAL');
   // FULL: a commit is on disk before it returns, so a 202 survives power loss, not only kill -9.
