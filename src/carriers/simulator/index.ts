@@ -37,7 +37,8 @@ export class SimulatorCarrier implements CarrierAdapter {
   private closed = false;
 
   constructor(private readonly opts: SimulatorOptions) {
-    this.fd = opts.logFile ? fs.openSync(opts.logFile, 'a') : undefined;
+    // It holds numbers and texts (it stands in for the phones): owner-only when created.
+    this.fd = opts.logFile ? fs.openSync(opts.logFile, 'a', 0o600) : undefined;
   }
 
   submit(msg: OutboundSms): Promise<SubmitResult> {
