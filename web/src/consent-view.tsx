@@ -21,6 +21,8 @@ export interface ConsentView {
     kind: string;
     source: string;
     evidence: string | null;
+    /** The evidence was encrypted under a data key since shredded. */
+    destroyed: boolean;
     actor: string;
     occurredAt: string;
     recordedAt: string;
@@ -79,7 +81,7 @@ export function ConsentTables(props: {
               <td>{h.program}</td>
               <td>{h.kind}</td>
               <td>{h.source}</td>
-              <td>{h.evidence ?? '—'}</td>
+              <td>{h.destroyed ? <em>Destroyed (data key shredded)</em> : (h.evidence ?? '—')}</td>
               <td>{h.actor}</td>
             </tr>
           )}

@@ -16,7 +16,9 @@ interface Hold {
   id: string;
   scope: 'patient' | 'organisation';
   subjectIndex: string | null;
-  reason: string;
+  /** Null when the data key it was encrypted under was shredded (`destroyed`). */
+  reason: string | null;
+  destroyed: boolean;
   placedBy: string;
   placedAt: string;
   liftedBy: string | null;
@@ -167,7 +169,7 @@ export function LegalHoldsSection() {
                         'Whole organisation'
                       )}
                     </th>
-                    <td>{h.reason}</td>
+                    <td>{h.destroyed ? <em>Destroyed (data key shredded)</em> : h.reason}</td>
                     <td>{when(h.placedAt)}</td>
                     <td>
                       {h.liftedAt ? (
@@ -176,7 +178,7 @@ export function LegalHoldsSection() {
                         <button
                           type="button"
                           className="secondary small"
-                          aria-label={`Lift hold: ${h.reason}`}
+                          aria-label={`Lift hold: ${h.reason ?? h.id}`}
                           onClick={() => void lift(h)}
                         >
                           Lift
