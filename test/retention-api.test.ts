@@ -76,5 +76,11 @@ describe('retention, risk and compliance API', () => {
       expect.arrayContaining(['mfa', 'transmission_security', 'contingency_backup', 'retention']),
     );
     expect(report.body.overall).toBe('failing');
+    // A new organisation not yet swept is not overdue for a sweep.
+    const retention = (report.body.items as { id: string; status: string; state: string }[]).find(
+      (i) => i.id === 'retention',
+    );
+    expect(retention).toMatchObject({ status: 'ok' });
+    expect(retention!.state).toContain('last sweep not yet');
   });
 });

@@ -248,18 +248,20 @@ export async function complianceReport(
   // A count only: the hold reasons stay encrypted (and may be under a shredded key).
   const holds = await rt.retention.holdCount(orgId);
   const sweepAge = sweep ? days(now - sweep.finishedAt) : null;
+  // An organisation younger than the sweeper's period has not been swept yet: not overdue.
+  const orgAge = org ? days(now - Date.parse(org.createdAt)) : null;
+  const sweepOverdue = sweepAge === null ? orgAge === null || orgAge > 2 : sweepAge > 2;
   const recordsOk =
     policy.auditYears >= MIN_RECORD_YEARS && policy.consentYears >= MIN_RECORD_YEARS;
   add({
     id: 'retention',
     safeguard: 'Retention and disposal',
     rule: '45 CFR 164.316(b)(2)(i); 164.310(d)(2)(i)',
-    status: !recordsOk ? 'failing' : sweepAge === null || sweepAge > 2 ? 'attention' : 'ok',
-    state: `message bodies destroyed after ${policy.messageBodyDays} days, secure content ${policy.secureViewedDays} days after viewing (${policy.secureUnviewedDays} unviewed); audit and consent kept ${Math.min(policy.auditYears, policy.consentYears)}+ years; ${holds} legal holds; last sweep ${sweepAge === null ? 'never' : sweepAge === 0 ? 'today' : `${sweepAge} days ago`}`,
-    fix:
-      sweepAge === null || sweepAge > 2
-        ? 'Run a worker (tidings serve) so the sweeper runs, or tidings retention run.'
-        : null,
+    status: !recordsOk ? 'failing' : sweepOverdue ? 'attention' : 'ok',
+    state: `message bodies destroyed after ${policy.messageBodyDays} days, secure content ${policy.secureViewedDays} days after viewing (${policy.secureUnviewedDays} unviewed); audit and consent kept ${Math.min(policy.auditYears, policy.consentYears)}+ years; ${holds} legal holds; last sweep ${sweepAge === null ? (sweepOverdue ? 'never' : 'not yet (a new organisation; the worker sweeps hourly)') : sweepAge === 0 ? 'today' : `${sweepAge} days ago`}`,
+    fix: sweepOverdue
+      ? 'Run a worker (tidings serve) so the sweeper runs, or tidings retention run.'
+      : null,
   });
 
   // Consent and quiet hours.
