@@ -86,9 +86,9 @@ describe('tidings retention, backup, restore, risk, incident, compliance', () =>
       await tidings('retention', 'policy', '--org', orgId, '--message-body-days', '60', '--json'),
     );
     expect(q.messageBodyDays).toBe(60);
-    expect((await tidings('retention', 'policy', '--org', orgId, '--audit-years', '2')).code).toBe(
-      2,
-    );
+    const short = await tidings('retention', 'policy', '--org', orgId, '--audit-years', '2');
+    expect(short.code).toBe(1);
+    expect(short.stderr).toMatch(/^tidings: validation_failed: .*at least 6 years/);
   });
 
   it('runs the sweeper dry and for real, and places, lists and lifts holds', async () => {

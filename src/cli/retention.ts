@@ -3,6 +3,7 @@
  * `tidings retention …` (policy, run, holds), `tidings risk …` (alerts, evaluate, resume),
  * `tidings sender resume` and `tidings compliance report`. Counts and ids only, never PHI.
  */
+import { AppError } from '../errors/index.js';
 import type { Command } from 'commander';
 import type { CommandDeps } from './deps.js';
 import { HOLD_SCOPES, type HoldScope } from '../retention/index.js';
@@ -49,7 +50,16 @@ export function addRetentionCommands(cli: Command, d: CommandDeps): void {
           if (changed) {
             const { retentionPolicySchema } = await import('../retention/index.js');
             const parsed = retentionPolicySchema.safeParse(patch);
-            if (!parsed.success) throw d.usage('audit and consent years must be at least 6');
+            if (!parsed.success) {
+              const issue = parsed.error.issues[0];
+              const field = String(issue?.path[0] ?? 'policy');
+              throw new AppError(
+                'validation_failed',
+                /Years$/.test(field)
+                  ? 'Audit events and the consent ledger must be kept at least 6 years (and at most 100).'
+                  : 'Days must be a whole number from 1 to 3650.',
+              );
+            }
           }
           const p = changed
             ? await rt.retention.setPolicy(org, patch, d.actor)
