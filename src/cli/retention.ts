@@ -192,7 +192,11 @@ export function addRetentionCommands(cli: Command, d: CommandDeps): void {
     .action((o: { org: string; alert: string }) =>
       d.withRuntime(async (rt) => {
         const a = await rt.risk.resume(o.org, o.alert, d.actor);
-        d.print(false, a, `alert ${a.id} resolved; resumed: ${paused(a) || 'none'}`);
+        const resumed = [...a.resumedSenders, ...a.resumedCampaigns].join(', ') || 'none';
+        const held = a.stillPaused.map(
+          (s) => `\n${s.senderId} still paused by ${s.heldBy.join(', ')}`,
+        );
+        d.print(false, a, `alert ${a.id} resolved; resumed: ${resumed}${held.join('')}`);
       }),
     );
 

@@ -9,9 +9,15 @@
  * at `GET /v1/risk/alerts`. A critical alert pauses what caused it until an admin resumes
  * the alert: a campaign (it stops handing out texts after its current batch), or senders
  * (dispatch consults `isSenderPaused` before each submission and holds their texts; nothing
- * is lost). Resolving an alert restarts its signal's window for that scope at the resolution
- * time, read from `risk_alerts` by every process: what the admin reviewed does not raise it
- * (or pause) again, a new burst does. Every signal is a Prometheus gauge.
+ * is lost). A sender several critical alerts paused stays paused until the last of them is
+ * resolved (derived from `risk_alerts` and `paused_senders`, so every process agrees). While
+ * an alert is open the same signal and scope raise no other of equal or lower severity; a
+ * higher one raises a new alert that supersedes it (closed in the same transaction, status
+ * `superseded` in the table, shown as resolved by `alert:<id>`). Resolving an alert
+ * restarts its signal's window for that scope at the resolution time, read from
+ * `risk_alerts` by every process: what the admin reviewed does not raise it (or pause)
+ * again, a new burst does. Being superseded is not a review: it restarts nothing. Every
+ * signal is a Prometheus gauge.
  */
 import { Gauge, type Registry } from 'prom-client';
 import { sql } from 'kysely';
@@ -46,12 +52,30 @@ export interface RiskAlertView {
   scope: { type: ScopeType; id: string };
   explanation: string;
   figures: Figures;
+  /** `resolved` also for an alert a more severe one superseded (`supersededBy`). */
   status: 'open' | 'resolved';
+  /** Senders this alert paused (critical alerts), including those another alert also paused. */
   pausedSenders: string[];
   pausedCampaigns: string[];
   createdAt: string;
   resolvedAt: string | null;
+  /** `type:id` of who resolved it; `alert:ral_…` when a more severe alert superseded it. */
   resolvedBy: string | null;
+  /** The more severe alert on the same signal and scope that closed this one, if any. */
+  supersededBy: string | null;
+}
+
+/** What resuming an alert did: the alert, resolved, and what it let go. */
+export interface RiskResumeResult extends RiskAlertView {
+  /** Senders this alert paused that may send again: no other open alert holds them. */
+  resumedSenders: string[];
+  /**
+   * Senders this alert paused that stay paused, each with the open critical alerts that still
+   * hold it (resume those to let it send).
+   */
+  stillPaused: { senderId: string; heldBy: string[] }[];
+  /** Campaigns this alert paused that were started again. */
+  resumedCampaigns: string[];
 }
 
 /** What risk monitoring needs of campaigns (the campaigns module owns them). */
@@ -71,6 +95,13 @@ export interface RiskOptions {
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
+
+/** Severity order: an open alert deduplicates findings of its severity or lower. */
+const RANK: Readonly<Record<string, number>> = { info: 0, warning: 1, critical: 2 };
+const rank = (severity: string) => RANK[severity] ?? 0;
+
+/** `risk_alerts.status` of an alert a more severe one on the same signal and scope closed. */
+const SUPERSEDED = 'superseded';
 
 /** Count signals read from the audit trail, and the action each counts. */
 const AUDITED = {
@@ -418,11 +449,16 @@ export class RiskMonitor {
   }
 
   /**
-   * Records an alert unless one for the same signal and scope is still open from the last
-   * 24 hours, or one was resolved after `measuredFrom` (the finding predates that review; the
-   * next evaluation measures again). A critical alert pauses the sender (or, for an
-   * organisation-wide signal, every sender that texted in the window). Audited and sent to
-   * the webhook in one transaction, serialised with `resume` per signal and scope.
+   * Records an alert unless one for the same signal and scope, of the same or a higher
+   * severity, is still open from the last 24 hours, or one was resolved after `measuredFrom`
+   * (the finding predates that review; the next evaluation measures again). Open alerts of a
+   * lower severity on that signal and scope are superseded: closed in the same transaction
+   * (status `superseded`, resolved by `alert:<new id>`) and named in the new alert's audit
+   * event and webhook payload (`supersedes`). A critical alert pauses the sender (or, for an
+   * organisation-wide signal, every sender that texted in the window), also one another open
+   * alert already paused: each holds it until resolved. Audited and sent to the webhook in
+   * one transaction, serialised with `resume` per signal and scope, and with every resume
+   * of the organisation's senders.
    */
   private async raise(
     orgId: string,
@@ -432,21 +468,31 @@ export class RiskMonitor {
   ): Promise<RiskAlertView | null> {
     return this.store.transaction(async (tx) => {
       await this.lockScope(tx, orgId, f);
-      const blocking = await tx
+      const existing = await tx
         .selectFrom('risk_alerts')
-        .select('id')
+        .select(['id', 'severity', 'status', 'created_at'])
         .where('org_id', '=', orgId)
         .where('signal', '=', f.signal)
         .where('scope_type', '=', f.scopeType)
         .where('scope_id', '=', f.scopeId)
         .where((eb) =>
           eb.or([
-            eb.and([eb('status', '=', 'open'), eb('created_at', '>=', now - DAY)]),
+            eb('status', '=', 'open'),
             eb.and([eb('status', '=', 'resolved'), eb('resolved_at', '>', measuredFrom)]),
           ]),
         )
-        .executeTakeFirst();
-      if (blocking) return null;
+        .orderBy('id')
+        .execute();
+      // Resolved after this finding's window began: measured again next time.
+      if (existing.some((a) => a.status === 'resolved')) return null;
+      // An open alert of the last 24 hours at least as severe: deduplicated.
+      const dedup = existing.some(
+        (a) => Number(a.created_at) >= now - DAY && rank(a.severity) >= rank(f.severity),
+      );
+      if (dedup) return null;
+      // Open alerts of a lower severity: this one supersedes them (escalation).
+      const superseded = existing.filter((a) => rank(a.severity) < rank(f.severity));
+      const supersedes = superseded.map((a) => a.id);
       let paused: string[] = [];
       let pausedCampaigns: string[] = [];
       const id = newId('ral');
@@ -454,6 +500,7 @@ export class RiskMonitor {
         const done = await this.opts.campaigns?.pauseInTx(tx, orgId, f.scopeId, SYSTEM_ACTOR, id);
         if (done) pausedCampaigns = [f.scopeId];
       } else if (f.severity === 'critical') {
+        await this.lockPauses(tx, orgId);
         paused =
           f.scopeType === 'sender'
             ? [f.scopeId]
@@ -475,7 +522,9 @@ export class RiskMonitor {
         severity: f.severity,
         scope_type: f.scopeType,
         scope_id: f.scopeId,
-        explanation: f.explanation,
+        explanation: superseded.length
+          ? `${f.explanation} Escalated from the ${superseded.map((a) => `${a.severity} ${a.id}`).join(', ')} (now closed).`
+          : f.explanation,
         figures: JSON.stringify(f.figures),
         status: 'open',
         paused_sender_ids: JSON.stringify(paused),
@@ -485,6 +534,15 @@ export class RiskMonitor {
         resolved_by: null,
       };
       await tx.insertInto('risk_alerts').values(row).execute();
+      if (supersedes.length > 0) {
+        await tx
+          .updateTable('risk_alerts')
+          .set({ status: SUPERSEDED, resolved_at: now, resolved_by: `alert:${id}` })
+          .where('org_id', '=', orgId)
+          .where('id', 'in', supersedes)
+          .where('status', '=', 'open')
+          .execute();
+      }
       const audits: AuditEntry[] = [
         {
           orgId,
@@ -498,14 +556,23 @@ export class RiskMonitor {
             scope: f.scopeType,
             ...f.figures,
             ...(pausedCampaigns.length ? { pausedCampaign: f.scopeId } : {}),
+            ...(supersedes.length ? { supersedes: supersedes.join(',') } : {}),
           },
         },
       ];
       for (const senderId of paused) {
+        // Already paused (by another open alert): the row stays, and this alert holds the
+        // sender too (`holders`). `paused_at` never ends up after this alert was raised, even
+        // if another process's clock ran ahead.
         await tx
           .insertInto('paused_senders')
           .values({ org_id: orgId, sender_id: senderId, alert_id: id, paused_at: now })
-          .onConflict((oc) => oc.columns(['org_id', 'sender_id']).doNothing())
+          .onConflict((oc) =>
+            oc
+              .columns(['org_id', 'sender_id'])
+              .doUpdateSet({ paused_at: now })
+              .where('paused_senders.paused_at', '>', now),
+          )
           .execute();
         audits.push({
           orgId,
@@ -524,10 +591,20 @@ export class RiskMonitor {
         .where('id', '=', orgId)
         .executeTakeFirst();
       if (org?.webhook_url) {
-        await enqueueWebhooks(tx, [{ orgId, type: 'risk.alert', payload: { ...view } }], now);
+        const payload = { ...view, ...(supersedes.length ? { supersedes } : {}) };
+        await enqueueWebhooks(tx, [{ orgId, type: 'risk.alert', payload }], now);
       }
       this.pausedCache = undefined;
-      this.log.warn({ orgId, alertId: id, signal: f.signal, severity: f.severity }, 'risk alert');
+      this.log.warn(
+        {
+          orgId,
+          alertId: id,
+          signal: f.signal,
+          severity: f.severity,
+          ...(supersedes.length ? { supersedes } : {}),
+        },
+        'risk alert',
+      );
       return view;
     });
   }
@@ -548,6 +625,19 @@ export class RiskMonitor {
     );
   }
 
+  /**
+   * Serialises pausing and resuming an organisation's senders across processes (PostgreSQL;
+   * SQLite's write transaction already serialises): a resume that finds no other alert
+   * holding a sender cannot miss one raised at the same moment for another scope. Taken after
+   * `lockScope`, never before it.
+   */
+  private async lockPauses(tx: Db, orgId: string): Promise<void> {
+    if (this.store.dialect !== 'postgres') return;
+    await sql`select pg_advisory_xact_lock(hashtext('tidings.risk.pause'), hashtext(${orgId}))`.execute(
+      tx,
+    );
+  }
+
   async alerts(
     orgId: string,
     filter: { status?: 'open' | 'resolved' | undefined; limit?: number | undefined } = {},
@@ -556,7 +646,8 @@ export class RiskMonitor {
       .selectFrom('risk_alerts')
       .selectAll()
       .where('org_id', '=', orgId)
-      .$if(filter.status !== undefined, (q) => q.where('status', '=', filter.status!))
+      .$if(filter.status === 'open', (q) => q.where('status', '=', 'open'))
+      .$if(filter.status === 'resolved', (q) => q.where('status', 'in', ['resolved', SUPERSEDED]))
       .orderBy('id', 'desc')
       .limit(filter.limit ?? 100)
       .execute();
@@ -564,75 +655,159 @@ export class RiskMonitor {
   }
 
   /**
-   * Resolves an alert and resumes what it paused (admin): its senders, and its campaign if
-   * that is still paused (one an admin already restarted or that ended is left as it is).
+   * Resolves an alert and resumes what it paused (admin): each sender it paused that no other
+   * open alert holds (the others stay paused, and the result names the alerts holding them),
+   * and its campaign if that is still paused (one an admin already restarted or that ended is
+   * left as it is). Resuming an alert already resolved (or superseded) resolves nothing again;
+   * its senders are looked at as above, so the result still says which alerts hold them.
    */
-  async resume(orgId: string, alertId: string, actor: Actor): Promise<RiskAlertView> {
+  async resume(orgId: string, alertId: string, actor: Actor): Promise<RiskResumeResult> {
     const now = this.opts.now();
-    const view = await this.store.transaction(async (tx) => {
-      const r = await tx
-        .selectFrom('risk_alerts')
-        .selectAll()
-        .where('org_id', '=', orgId)
-        .where('id', '=', alertId)
-        .executeTakeFirst();
-      if (!r) throw new AppError('risk_alert_not_found');
-      await this.lockScope(tx, orgId, {
-        signal: r.signal,
-        scopeType: r.scope_type,
-        scopeId: r.scope_id,
-      });
-      const by = `${actor.type}:${actor.id}`;
-      await this.resumeSendersInTx(tx, orgId, { alertId }, actor, now);
-      if (r.status === 'open') {
-        // The resolution time is where the signal's window starts again for this scope
-        // (`evaluate`): what was reviewed does not raise the alert again.
-        await tx
-          .updateTable('risk_alerts')
-          .set({ status: 'resolved', resolved_at: now, resolved_by: by })
+    const { view, senders } = await this.store.transaction(async (tx) => {
+      const read = () =>
+        tx
+          .selectFrom('risk_alerts')
+          .selectAll()
           .where('org_id', '=', orgId)
           .where('id', '=', alertId)
-          .where('status', '=', 'open')
-          .execute();
-      }
-      return toView({
-        ...r,
-        status: 'resolved',
-        resolved_at: r.resolved_at ?? now,
-        resolved_by: r.resolved_by ?? by,
+          .executeTakeFirst();
+      const found = await read();
+      if (!found) throw new AppError('risk_alert_not_found');
+      await this.lockScope(tx, orgId, {
+        signal: found.signal,
+        scopeType: found.scope_type,
+        scopeId: found.scope_id,
       });
+      await this.lockPauses(tx, orgId);
+      const r = (await read())!; // as of the lock: a raise may have superseded it meanwhile
+      const senders = await this.releaseSendersInTx(tx, orgId, r, actor, now);
+      if (r.status !== 'open') return { view: toView(r), senders };
+      // The resolution time is where the signal's window starts again for this scope
+      // (`evaluate`): what was reviewed does not raise the alert again.
+      const by = `${actor.type}:${actor.id}`;
+      await tx
+        .updateTable('risk_alerts')
+        .set({ status: 'resolved', resolved_at: now, resolved_by: by })
+        .where('org_id', '=', orgId)
+        .where('id', '=', alertId)
+        .where('status', '=', 'open')
+        .execute();
+      return {
+        view: toView({ ...r, status: 'resolved', resolved_at: now, resolved_by: by }),
+        senders,
+      };
     });
+    const resumedCampaigns: string[] = [];
     for (const campaignId of view.pausedCampaigns) {
-      await this.opts.campaigns?.start(orgId, campaignId, actor).catch((e: unknown) => {
-        if (!isAppError(e) || e.code !== 'campaign_state_conflict') throw e;
-      });
+      await this.opts.campaigns?.start(orgId, campaignId, actor).then(
+        () => resumedCampaigns.push(campaignId),
+        (e: unknown) => {
+          if (!isAppError(e) || e.code !== 'campaign_state_conflict') throw e;
+        },
+      );
     }
     await this.refreshOpenGauge();
-    return view;
+    return { ...view, ...senders, resumedCampaigns };
   }
 
   /** Resumes one paused sender, whatever paused it (admin, CLI `tidings sender resume`). */
   async resumeSender(orgId: string, senderId: string, actor: Actor): Promise<number> {
-    return this.store.transaction((tx) =>
-      this.resumeSendersInTx(tx, orgId, { senderId }, actor, this.opts.now()),
-    );
+    return this.store.transaction(async (tx) => {
+      await this.lockPauses(tx, orgId);
+      const rows = await tx
+        .selectFrom('paused_senders')
+        .select(['sender_id', 'alert_id'])
+        .where('org_id', '=', orgId)
+        .where('sender_id', '=', senderId)
+        .execute();
+      await this.unpauseInTx(tx, orgId, rows, actor, this.opts.now());
+      return rows.length;
+    });
   }
 
-  private async resumeSendersInTx(
-    tx: Parameters<Parameters<Store['transaction']>[0]>[0],
+  /**
+   * The senders a resolved alert lets go. A paused sender is held by every open critical
+   * alert that paused it since it was last paused (`paused_at`: a sender resumed by hand is
+   * let go by the alerts open then). Of the senders alert `a` paused (and any row naming
+   * it), those no other alert holds are resumed (audited); the rest stay paused, their row
+   * naming an alert that still holds them. Under `lockPauses`.
+   */
+  private async releaseSendersInTx(
+    tx: Db,
     orgId: string,
-    by: { alertId?: string; senderId?: string },
+    a: { id: string; paused_sender_ids: string },
     actor: Actor,
     now: number,
-  ): Promise<number> {
+  ): Promise<Pick<RiskResumeResult, 'resumedSenders' | 'stillPaused'>> {
+    const listed = JSON.parse(a.paused_sender_ids) as string[];
     const rows = await tx
       .selectFrom('paused_senders')
-      .select(['sender_id', 'alert_id'])
+      .select(['sender_id', 'alert_id', 'paused_at'])
       .where('org_id', '=', orgId)
-      .$if(by.alertId !== undefined, (q) => q.where('alert_id', '=', by.alertId!))
-      .$if(by.senderId !== undefined, (q) => q.where('sender_id', '=', by.senderId!))
+      .where((eb) =>
+        eb.or([
+          eb('alert_id', '=', a.id),
+          ...(listed.length > 0 ? [eb('sender_id', 'in', listed)] : []),
+        ]),
+      )
+      .orderBy('sender_id')
       .execute();
-    if (rows.length === 0) return 0;
+    if (rows.length === 0) return { resumedSenders: [], stillPaused: [] };
+    const others = (
+      await tx
+        .selectFrom('risk_alerts')
+        .select(['id', 'paused_sender_ids', 'created_at'])
+        .where('org_id', '=', orgId)
+        .where('status', '=', 'open')
+        .where('severity', '=', 'critical')
+        .where('id', '!=', a.id)
+        .where('paused_sender_ids', '!=', '[]')
+        .orderBy('id')
+        .execute()
+    ).map((o) => ({
+      id: o.id,
+      at: Number(o.created_at),
+      senders: new Set(JSON.parse(o.paused_sender_ids) as string[]),
+    }));
+    const free: typeof rows = [];
+    const stillPaused: RiskResumeResult['stillPaused'] = [];
+    for (const r of rows) {
+      const heldBy = others
+        .filter((o) => o.senders.has(r.sender_id) && o.at >= Number(r.paused_at))
+        .map((o) => o.id);
+      if (heldBy.length === 0) {
+        free.push(r);
+        continue;
+      }
+      stillPaused.push({ senderId: r.sender_id, heldBy });
+      if (!heldBy.includes(r.alert_id)) {
+        await tx
+          .updateTable('paused_senders')
+          .set({ alert_id: heldBy[0]! })
+          .where('org_id', '=', orgId)
+          .where('sender_id', '=', r.sender_id)
+          .execute();
+      }
+    }
+    await this.unpauseInTx(
+      tx,
+      orgId,
+      free.map((r) => ({ sender_id: r.sender_id, alert_id: a.id })),
+      actor,
+      now,
+    );
+    return { resumedSenders: free.map((r) => r.sender_id), stillPaused };
+  }
+
+  /** Deletes the pauses of these senders and audits each resume with its alert. */
+  private async unpauseInTx(
+    tx: Db,
+    orgId: string,
+    rows: readonly { sender_id: string; alert_id: string }[],
+    actor: Actor,
+    now: number,
+  ): Promise<void> {
+    if (rows.length === 0) return;
     await tx
       .deleteFrom('paused_senders')
       .where('org_id', '=', orgId)
@@ -656,7 +831,6 @@ export class RiskMonitor {
       now,
     );
     this.pausedCache = undefined;
-    return rows.length;
   }
 
   /** Paused senders of an organisation (ids). */
@@ -744,6 +918,7 @@ function toView(r: {
   resolved_at: number | null;
   resolved_by: string | null;
 }): RiskAlertView {
+  const superseded = r.status === SUPERSEDED;
   return {
     id: r.id,
     signal: r.signal as Signal,
@@ -751,11 +926,15 @@ function toView(r: {
     scope: { type: r.scope_type as ScopeType, id: r.scope_id },
     explanation: r.explanation,
     figures: JSON.parse(r.figures) as Figures,
-    status: r.status as 'open' | 'resolved',
+    status: r.status === 'open' ? 'open' : 'resolved',
     pausedSenders: JSON.parse(r.paused_sender_ids) as string[],
     pausedCampaigns: JSON.parse(r.paused_campaign_ids) as string[],
     createdAt: new Date(Number(r.created_at)).toISOString(),
     resolvedAt: r.resolved_at === null ? null : new Date(Number(r.resolved_at)).toISOString(),
     resolvedBy: r.resolved_by,
+    supersededBy:
+      superseded && r.resolved_by?.startsWith('alert:')
+        ? r.resolved_by.slice('alert:'.length)
+        : null,
   };
 }

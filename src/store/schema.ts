@@ -544,7 +544,7 @@ export interface RiskAlertsTable {
   explanation: string;
   /** The figures behind it, JSON (counts and rates; never PHI). */
   figures: string;
-  /** `open` or `resolved`. */
+  /** `open`, `resolved`, or `superseded` (closed by a more severe alert on the same signal and scope). */
   status: string;
   /** JSON array of sender ids this alert paused. */
   paused_sender_ids: string;

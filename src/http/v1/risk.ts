@@ -25,6 +25,18 @@ const alertView = z.object({
   createdAt: z.string(),
   resolvedAt: z.string().nullable(),
   resolvedBy: z.string().nullable(),
+  supersededBy: z
+    .string()
+    .nullable()
+    .describe('The more severe alert on the same signal and scope that closed this one'),
+});
+
+const resumeView = alertView.extend({
+  resumedSenders: z.array(z.string()).describe('Paused senders that may send again'),
+  stillPaused: z
+    .array(z.object({ senderId: z.string(), heldBy: z.array(z.string()) }))
+    .describe('Senders this alert paused that other open critical alerts still hold'),
+  resumedCampaigns: z.array(z.string()).describe('Paused campaigns started again'),
 });
 
 const alertsQuery = z.object({
@@ -52,7 +64,7 @@ export const riskRoutes: RouteDef[] = [
     url: '/v1/risk/alerts/:id/resume',
     access: { roles: ['admin'], scopes: [] },
     summary: 'Resolve an alert and resume the senders it paused',
-    schema: { params: idParams, response: { 200: alertView, ...errors } },
+    schema: { params: idParams, response: { 200: resumeView, ...errors } },
     handler: async (rt, req) =>
       rt.risk.resume(principal(req).orgId, (req.params as z.infer<typeof idParams>).id, actor(req)),
   },

@@ -40,6 +40,12 @@ interface Alert {
   resolvedBy: string | null;
 }
 
+/** What resuming an alert did (POST /v1/risk/alerts/{id}/resume). */
+interface Resumed extends Alert {
+  resumedSenders: string[];
+  stillPaused: { senderId: string; heldBy: string[] }[];
+}
+
 const POSTURE_LABELS: Record<Posture, string> = {
   ok: 'OK',
   attention: 'Needs attention',
@@ -139,11 +145,15 @@ function RiskAlerts({ canResume }: { canResume: boolean }) {
   const resume = async (a: Alert) => {
     setNotice(null);
     try {
-      await api('POST', `/v1/risk/alerts/${encodeURIComponent(a.id)}/resume`);
+      const r = await api<Resumed>('POST', `/v1/risk/alerts/${encodeURIComponent(a.id)}/resume`);
+      const n = r.resumedSenders.length;
+      const held = r.stillPaused.map(
+        (s) => ` ${s.senderId} stays paused until ${s.heldBy.join(' and ')} is resolved too.`,
+      );
       setNotice(
-        a.pausedSenders.length
-          ? `Alert resolved; ${a.pausedSenders.length} paused sender${a.pausedSenders.length === 1 ? '' : 's'} may send again.`
-          : 'Alert resolved.',
+        (n
+          ? `Alert resolved; ${n} paused sender${n === 1 ? '' : 's'} may send again.`
+          : 'Alert resolved.') + held.join(''),
       );
       await load(show);
     } catch (e) {
