@@ -8,21 +8,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { tempDir } from './helpers.js';
-import { runCli, type CliRun } from './cli-runner.js';
+import { cliSandbox, runCli, type CliRun } from './cli-runner.js';
 import { SYSTEM_ACTOR } from '../src/audit/index.js';
 import { loadConfig } from '../src/config/index.js';
 import { Runtime } from '../src/runtime/index.js';
-
-const VARS = [
-  'NODE_ENV',
-  'TIDINGS_DATA_DIR',
-  'LOG_LEVEL',
-  'DATABASE_URL',
-  'TIDINGS_MASTER_KEY',
-  'TIDINGS_MASTER_KEY_FILE',
-  'TIDINGS_BACKUP_PASSPHRASE',
-];
 
 const modeOf = (f: string): number => fs.statSync(f).mode & 0o777;
 
@@ -50,40 +39,29 @@ async function openAndWrite(dataDir: string, env: Record<string, string> = {}): 
 }
 
 describe('file permissions under umask 022', () => {
-  let root: string;
+  const box = cliSandbox('tidings-perms-', () => ({
+    TIDINGS_BACKUP_PASSPHRASE: 'correct horse battery staple',
+  }));
   let umask: number;
-  let saved: Record<string, string | undefined>;
 
   beforeAll(() => {
     umask = process.umask(0o022);
-    saved = Object.fromEntries(VARS.map((v) => [v, process.env[v]]));
-    for (const v of VARS) delete process.env[v];
-    root = tempDir('tidings-perms-');
-    process.env.NODE_ENV = 'test';
-    process.env.LOG_LEVEL = 'silent';
-    process.env.TIDINGS_BACKUP_PASSPHRASE = 'correct horse battery staple';
   });
-
   afterAll(() => {
     process.umask(umask);
-    for (const v of VARS) {
-      if (saved[v] === undefined) delete process.env[v];
-      else process.env[v] = saved[v];
-    }
-    fs.rmSync(root, { recursive: true, force: true });
   });
 
   it('creates the data directory, database, master key, backup and restore owner-only', async () => {
     // A data directory that does not exist yet, nor its parent.
-    const data = path.join(root, 'srv', 'data');
+    const data = path.join(box.dir, 'srv', 'data');
     await openAndWrite(data);
-    expect(modeOf(path.join(root, 'srv'))).toBe(0o700);
+    expect(modeOf(path.join(box.dir, 'srv'))).toBe(0o700);
     expect(modeOf(data)).toBe(0o700);
     expect(modeOf(path.join(data, 'master.key'))).toBe(0o600);
 
     // The CLI, as an operator runs it.
     process.env.TIDINGS_DATA_DIR = data;
-    const backups = path.join(root, 'backups');
+    const backups = path.join(box.dir, 'backups');
     fs.mkdirSync(backups);
     const file = path.join(backups, 'snap.tdb');
     ok(await runCli('backup', '--out', file));
@@ -93,11 +71,11 @@ describe('file permissions under umask 022', () => {
     expect(fs.readdirSync(backups)).toEqual(['snap.tdb']);
 
     // Restore into a directory that does not exist yet, with the same master key.
-    const restored = path.join(root, 'restored', 'data');
+    const restored = path.join(box.dir, 'restored', 'data');
     process.env.TIDINGS_DATA_DIR = restored;
     process.env.TIDINGS_MASTER_KEY_FILE = path.join(data, 'master.key');
     ok(await runCli('restore', '--in', file));
-    expect(modeOf(path.join(root, 'restored'))).toBe(0o700);
+    expect(modeOf(path.join(box.dir, 'restored'))).toBe(0o700);
     expect(modeOf(restored)).toBe(0o700);
     expect(modeOf(path.join(restored, 'tidings.db'))).toBe(0o600);
     expect(fs.readdirSync(restored).filter((f) => !f.startsWith('tidings.db'))).toEqual([]);
@@ -106,16 +84,16 @@ describe('file permissions under umask 022', () => {
   }, 60_000);
 
   it('leaves the mode of a data directory that already exists', async () => {
-    const data = path.join(root, 'shared-data');
+    const data = path.join(box.dir, 'shared-data');
     fs.mkdirSync(data);
     fs.chmodSync(data, 0o750);
     await openAndWrite(data);
     expect(modeOf(data)).toBe(0o750);
 
-    const restored = path.join(root, 'shared-restore');
+    const restored = path.join(box.dir, 'shared-restore');
     fs.mkdirSync(restored);
     fs.chmodSync(restored, 0o750);
-    const file = path.join(root, 'shared.tdb');
+    const file = path.join(box.dir, 'shared.tdb');
     process.env.TIDINGS_DATA_DIR = data;
     ok(await runCli('backup', '--out', file));
     process.env.TIDINGS_DATA_DIR = restored;

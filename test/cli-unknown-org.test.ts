@@ -3,38 +3,23 @@
  * it reads or writes anything: no empty listing, no foreign-key error, and no audit trail
  * started for an organisation nobody created.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from './helpers.js';
-import { runCli } from './cli-runner.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cliSandbox, runCli } from './cli-runner.js';
 import { loadConfig } from '../src/config/index.js';
 import { Store } from '../src/store/index.js';
 
-const VARS = ['NODE_ENV', 'TIDINGS_DATA_DIR', 'LOG_LEVEL', 'DATABASE_URL', 'TIDINGS_MASTER_KEY'];
 const NOBODY = 'org_00000000000000000000000000';
 
 describe('CLI commands naming an unknown organisation', () => {
-  let dir: string;
-  let saved: Record<string, string | undefined>;
+  cliSandbox('tidings-unknown-org-', (dir) => ({
+    TIDINGS_DATA_DIR: path.join(dir, 'data'),
+    TIDINGS_MASTER_KEY: randomBytes(32).toString('base64'),
+  }));
 
   beforeAll(async () => {
-    saved = Object.fromEntries(VARS.map((v) => [v, process.env[v]]));
-    for (const v of VARS) delete process.env[v];
-    dir = tempDir('tidings-unknown-org-');
-    process.env.NODE_ENV = 'test';
-    process.env.TIDINGS_DATA_DIR = path.join(dir, 'data');
-    process.env.LOG_LEVEL = 'silent';
-    process.env.TIDINGS_MASTER_KEY = randomBytes(32).toString('base64');
     expect((await runCli('org', 'create', '--name', 'Real', '--json')).code).toBe(0);
-  });
-  afterAll(() => {
-    for (const v of VARS) {
-      if (saved[v] === undefined) delete process.env[v];
-      else process.env[v] = saved[v];
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('refuses reads, writes and reports with not_found, and records nothing', async () => {

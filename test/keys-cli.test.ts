@@ -7,19 +7,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from './helpers.js';
-import { runCli, type CliRun as Run } from './cli-runner.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cliSandbox, runCli, type CliRun as Run } from './cli-runner.js';
 import { parseMasterKeyFile } from '../src/runtime/master-keys.js';
-
-const VARS = [
-  'NODE_ENV',
-  'TIDINGS_DATA_DIR',
-  'LOG_LEVEL',
-  'DATABASE_URL',
-  'TIDINGS_MASTER_KEY',
-  'TIDINGS_MASTER_KEY_FILE',
-];
 
 const tidings = runCli;
 
@@ -29,26 +19,11 @@ function json<T>(r: Run): T {
 }
 
 describe('tidings keys', () => {
-  let dir: string;
-  let saved: Record<string, string | undefined>;
+  const box = cliSandbox('tidings-keys-cli-', (dir) => ({ TIDINGS_DATA_DIR: dir }));
   let keyFile: string;
 
   beforeAll(() => {
-    saved = Object.fromEntries(VARS.map((v) => [v, process.env[v]]));
-    for (const v of VARS) delete process.env[v];
-    dir = tempDir('tidings-keys-cli-');
-    process.env.NODE_ENV = 'test';
-    process.env.TIDINGS_DATA_DIR = dir;
-    process.env.LOG_LEVEL = 'silent';
-    keyFile = path.join(dir, 'master.key');
-  });
-
-  afterAll(() => {
-    for (const v of VARS) {
-      if (saved[v] === undefined) delete process.env[v];
-      else process.env[v] = saved[v];
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
+    keyFile = path.join(box.dir, 'master.key');
   });
 
   /** Every key in the development key file, as base64 and hex. */
@@ -154,7 +129,7 @@ describe('tidings keys', () => {
     );
     expect(recorded.code, recorded.stderr).toBe(0);
 
-    const db = new Database(path.join(dir, 'tidings.db'));
+    const db = new Database(path.join(box.dir, 'tidings.db'));
     const keyCount = () =>
       (db.prepare('select count(*) as n from org_keys').get() as { n: number }).n;
     try {
@@ -248,7 +223,7 @@ describe('tidings keys', () => {
   });
 
   it('stops with exit code 2 naming the variable when the key file is bad', async () => {
-    const bad = path.join(dir, 'bad-keys');
+    const bad = path.join(box.dir, 'bad-keys');
     fs.writeFileSync(bad, 'c2VjcmV0LWJ1dC10b28tc2hvcnQ=\n', { mode: 0o600 });
     process.env.TIDINGS_MASTER_KEY_FILE = bad;
     try {

@@ -7,20 +7,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from './helpers.js';
-import { runCli, type CliRun as Run } from './cli-runner.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cliSandbox, runCli, type CliRun as Run } from './cli-runner.js';
 
-const VARS = [
-  'NODE_ENV',
-  'TIDINGS_DATA_DIR',
-  'LOG_LEVEL',
-  'DATABASE_URL',
-  'TIDINGS_MASTER_KEY',
-  'TIDINGS_MASTER_KEY_FILE',
-  'TIDINGS_BACKUP_PASSPHRASE',
-  'TIDINGS_QUIET_HOURS',
-];
 const PHONE = '+16175553001';
 
 async function tidings(...args: string[]): Promise<Run> {
@@ -39,19 +28,14 @@ function json<T>(r: Run): T {
 }
 
 describe('tidings retention, backup, restore, risk, incident, compliance', () => {
-  let dir: string;
-  let saved: Record<string, string | undefined>;
+  const box = cliSandbox('tidings-ops-cli-', (dir) => ({
+    TIDINGS_DATA_DIR: path.join(dir, 'data'),
+    TIDINGS_QUIET_HOURS: 'off',
+    TIDINGS_MASTER_KEY: randomBytes(32).toString('base64'),
+  }));
   let orgId: string;
 
   beforeAll(async () => {
-    saved = Object.fromEntries(VARS.map((v) => [v, process.env[v]]));
-    for (const v of VARS) delete process.env[v];
-    dir = tempDir('tidings-ops-cli-');
-    process.env.NODE_ENV = 'test';
-    process.env.TIDINGS_DATA_DIR = path.join(dir, 'data');
-    process.env.LOG_LEVEL = 'silent';
-    process.env.TIDINGS_QUIET_HOURS = 'off';
-    process.env.TIDINGS_MASTER_KEY = randomBytes(32).toString('base64');
     orgId = json<{ orgId: string }>(
       await tidings('org', 'create', '--name', 'Ops', '--json'),
     ).orgId;
@@ -67,14 +51,6 @@ describe('tidings retention, backup, restore, risk, incident, compliance', () =>
         '--json',
       ),
     );
-  });
-
-  afterAll(() => {
-    for (const v of VARS) {
-      if (saved[v] === undefined) delete process.env[v];
-      else process.env[v] = saved[v];
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('shows and changes the retention policy, refusing audit under six years', async () => {
@@ -121,7 +97,7 @@ describe('tidings retention, backup, restore, risk, incident, compliance', () =>
   });
 
   it('backs up, verifies, and restores only into an empty data directory', async () => {
-    const file = path.join(dir, 'snap.tdb');
+    const file = path.join(box.dir, 'snap.tdb');
     const b = json<{ sha256: string }>(await tidings('backup', '--out', file, '--json'));
     const v = json<{ ok: boolean; sha256: string }>(
       await tidings('backup', 'verify', file, '--json'),
@@ -129,21 +105,21 @@ describe('tidings retention, backup, restore, risk, incident, compliance', () =>
     expect(v).toMatchObject({ ok: true, sha256: b.sha256 });
     const refused = await tidings('restore', '--in', file);
     expect(refused.stderr).toContain('restore_target_not_empty');
-    process.env.TIDINGS_DATA_DIR = path.join(dir, 'restored');
+    process.env.TIDINGS_DATA_DIR = path.join(box.dir, 'restored');
     try {
       const r = json<{ auditVerified: boolean; counts: { messages: number } }>(
         await tidings('restore', '--in', file, '--json'),
       );
       expect(r).toMatchObject({ auditVerified: true, counts: { messages: 1 } });
     } finally {
-      process.env.TIDINGS_DATA_DIR = path.join(dir, 'data');
+      process.env.TIDINGS_DATA_DIR = path.join(box.dir, 'data');
     }
   });
 
   it('lists risk alerts and writes incident and compliance reports', async () => {
     expect((await tidings('risk', 'evaluate', '--org', orgId)).code).toBe(0);
     expect(json<unknown[]>(await tidings('risk', 'alerts', '--org', orgId, '--json'))).toEqual([]);
-    const patients = path.join(dir, 'patients.txt');
+    const patients = path.join(box.dir, 'patients.txt');
     fs.writeFileSync(patients, `${PHONE}\n`);
     const inc = json<{
       patients: { line: number; events: number; byAction: Record<string, number> }[];

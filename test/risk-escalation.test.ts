@@ -4,63 +4,47 @@
  * warning (closed in the same transaction, audited) and pauses what caused it; an equal or
  * lower severity stays deduplicated.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Registry } from 'prom-client';
-import { pino } from 'pino';
-import { announcePgSkip, DIALECTS, openTestRuntime, waitFor, type TestRuntime } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { announcePgSkip, DIALECTS, waitFor } from './helpers.js';
+import { riskSuite } from './risk-suite.js';
 import { SYSTEM_ACTOR } from '../src/audit/index.js';
-import { RiskMonitor, type RiskAlertView } from '../src/risk/index.js';
+import type { RiskAlertView } from '../src/risk/index.js';
 
 announcePgSkip('risk alert escalation');
 const ACTOR = { type: 'cli' as const, id: 'test' };
 const phone = (i: number) => `+1617555${String(5000 + i).padStart(4, '0')}`;
 
 describe.each(DIALECTS)('risk alert escalation on %s', (dialect) => {
-  let t: TestRuntime;
-
-  beforeAll(async () => {
-    t = await openTestRuntime({
-      dialect,
-      runtime: {
-        worker: { idlePollMs: 20, baseBackoffMs: 50, maxBackoffMs: 200, pausedRecheckMs: 200 },
-      },
-    });
-    t.rt.startWorkers();
-  });
-  afterAll(async () => t?.cleanup());
-
-  /** Another worker process: its own monitor, sharing only the database. */
-  const otherProcess = () =>
-    new RiskMonitor(t.rt.store, pino({ level: 'silent' }), new Registry(), {
-      pauseCacheMs: 0,
-    });
+  const suite = riskSuite(dialect);
+  const otherProcess = () => suite.otherProcess();
 
   /** Sends `n` texts in program `care` and waits until they are delivered. */
   const deliver = async (orgId: string, from: number, n: number) => {
     const ids: string[] = [];
     for (let i = from; i < from + n; i++) {
       ids.push(
-        (await t.rt.send(orgId, ACTOR, { to: phone(i), body: 'Hi', program: 'care' })).message.id,
+        (await suite.t.rt.send(orgId, ACTOR, { to: phone(i), body: 'Hi', program: 'care' })).message
+          .id,
       );
     }
     await waitFor(async () => {
-      const ms = await Promise.all(ids.map((id) => t.rt.messaging.get(orgId, id, ACTOR)));
+      const ms = await Promise.all(ids.map((id) => suite.t.rt.messaging.get(orgId, id, ACTOR)));
       return ms.every((m) => m.status === 'delivered');
     }, 20_000);
     return ids;
   };
 
   const riskActions = async (orgId: string) =>
-    (await t.rt.audit.events(orgId, { limit: 200 }, ACTOR)).data
+    (await suite.t.rt.audit.events(orgId, { limit: 200 }, ACTOR)).data
       .filter((e) => e.action.startsWith('risk.'))
       .reverse();
 
   it('raises a critical opt-out alert over an open warning, closes the warning and pauses', async () => {
-    const { orgId } = await t.rt.orgs.create('Escalation Clinic', SYSTEM_ACTOR);
+    const { orgId } = await suite.t.rt.orgs.create('Escalation Clinic', SYSTEM_ACTOR);
     await deliver(orgId, 0, 50);
-    await t.rt.orgs.setWebhook(orgId, 'http://127.0.0.1:9/hook', ACTOR);
+    await suite.t.rt.orgs.setWebhook(orgId, 'http://127.0.0.1:9/hook', ACTOR);
     const optOut = (i: number) =>
-      t.rt.consent.record(
+      suite.t.rt.consent.record(
         orgId,
         { phone: phone(i), program: 'all', kind: 'opt_out_all', source: 'sms_keyword' },
         ACTOR,
@@ -68,15 +52,17 @@ describe.each(DIALECTS)('risk alert escalation on %s', (dialect) => {
 
     // 2 of 50 delivered (4 %): a warning, nothing paused.
     for (let i = 0; i < 2; i++) await optOut(i);
-    const warning = (await t.rt.risk.evaluate(orgId)).find((a) => a.signal === 'opt_out_rate')!;
+    const warning = (await suite.t.rt.risk.evaluate(orgId)).find(
+      (a) => a.signal === 'opt_out_rate',
+    )!;
     expect(warning).toMatchObject({
       severity: 'warning',
       scope: { type: 'organisation', id: orgId },
       pausedSenders: [],
       status: 'open',
     });
-    expect(await t.rt.risk.pausedSenders(orgId)).toEqual([]);
-    expect(await t.rt.risk.evaluate(orgId)).toEqual([]); // same severity: deduplicated
+    expect(await suite.t.rt.risk.pausedSenders(orgId)).toEqual([]);
+    expect(await suite.t.rt.risk.evaluate(orgId)).toEqual([]); // same severity: deduplicated
 
     // 3 of 50 (6 %): critical, in another process. The warning no longer blocks it.
     await optOut(2);
@@ -93,13 +79,13 @@ describe.each(DIALECTS)('risk alert escalation on %s', (dialect) => {
     expect(critical.explanation).toContain(`Escalated from the warning ${warning.id}`);
     expect(critical.pausedSenders.length).toBe(1);
     const senderId = critical.pausedSenders[0]!;
-    expect(await t.rt.risk.pausedSenders(orgId)).toEqual([senderId]);
+    expect(await suite.t.rt.risk.pausedSenders(orgId)).toEqual([senderId]);
     expect(await otherProcess().isSenderPaused(orgId, senderId)).toBe(true);
 
     // The warning is closed as superseded: not open, not an admin's review.
-    const open = await t.rt.risk.alerts(orgId, { status: 'open' });
+    const open = await suite.t.rt.risk.alerts(orgId, { status: 'open' });
     expect(open.filter((a) => a.signal === 'opt_out_rate').map((a) => a.id)).toEqual([critical.id]);
-    const closed = (await t.rt.risk.alerts(orgId, { status: 'resolved' })).find(
+    const closed = (await suite.t.rt.risk.alerts(orgId, { status: 'resolved' })).find(
       (a) => a.id === warning.id,
     );
     expect(closed).toMatchObject({
@@ -110,7 +96,7 @@ describe.each(DIALECTS)('risk alert escalation on %s', (dialect) => {
     expect(closed!.resolvedAt).toBe(critical.createdAt);
 
     // Equal severity again, in either process: deduplicated while the critical is open.
-    expect(await t.rt.risk.evaluate(orgId)).toEqual([]);
+    expect(await suite.t.rt.risk.evaluate(orgId)).toEqual([]);
     expect(await otherProcess().evaluate(orgId)).toEqual([]);
 
     // Audited: the critical alert names the warning it supersedes; one pause.
@@ -124,10 +110,10 @@ describe.each(DIALECTS)('risk alert escalation on %s', (dialect) => {
       target: { type: 'risk_alert', id: critical.id },
       details: { severity: 'critical', supersedes: warning.id },
     });
-    expect((await t.rt.audit.verify({ orgId })).ok).toBe(true);
+    expect((await suite.t.rt.audit.verify({ orgId })).ok).toBe(true);
 
     // Sent to the webhook as a new risk.alert naming what it supersedes.
-    const hooks = await t.rt.store.db
+    const hooks = await suite.t.rt.store.db
       .selectFrom('webhook_deliveries')
       .select(['payload', 'id'])
       .where('org_id', '=', orgId)
@@ -140,17 +126,17 @@ describe.each(DIALECTS)('risk alert escalation on %s', (dialect) => {
 
     // Resuming the critical alert resumes the sender; the superseded warning was never a
     // review, so the window restarts at this resolution.
-    const resumed = await t.rt.risk.resume(orgId, critical.id, ACTOR);
+    const resumed = await suite.t.rt.risk.resume(orgId, critical.id, ACTOR);
     expect(resumed).toMatchObject({ resumedSenders: [senderId], stillPaused: [] });
-    expect(await t.rt.risk.pausedSenders(orgId)).toEqual([]);
+    expect(await suite.t.rt.risk.pausedSenders(orgId)).toEqual([]);
     expect(await otherProcess().evaluate(orgId)).toEqual([]);
   }, 60_000);
 
   it('escalates a sender failure warning to critical, and a lower severity stays deduplicated', async () => {
-    const { orgId } = await t.rt.orgs.create('Escalating Failures Clinic', SYSTEM_ACTOR);
+    const { orgId } = await suite.t.rt.orgs.create('Escalating Failures Clinic', SYSTEM_ACTOR);
     const ids = await deliver(orgId, 100, 50);
     const setStatus = (from: number, to: number, status: 'failed' | 'delivered') =>
-      t.rt.store.db
+      suite.t.rt.store.db
         .updateTable('messages')
         .set({
           status,
@@ -164,28 +150,28 @@ describe.each(DIALECTS)('risk alert escalation on %s', (dialect) => {
       raised.filter((a) => a.signal === 'delivery_failure_rate');
 
     await setStatus(0, 10, 'failed'); // 20 %: a warning
-    const [warning] = failureAlerts(await t.rt.risk.evaluate(orgId));
+    const [warning] = failureAlerts(await suite.t.rt.risk.evaluate(orgId));
     expect(warning).toMatchObject({ severity: 'warning', scope: { type: 'sender' } });
     const senderId = warning!.scope.id;
 
     await setStatus(10, 20, 'failed'); // 40 %: critical, the sender is paused
-    const [critical] = failureAlerts(await t.rt.risk.evaluate(orgId));
+    const [critical] = failureAlerts(await suite.t.rt.risk.evaluate(orgId));
     expect(critical).toMatchObject({
       severity: 'critical',
       scope: { type: 'sender', id: senderId },
       figures: { failed: 20, attempted: 50 },
       pausedSenders: [senderId],
     });
-    expect(await t.rt.risk.pausedSenders(orgId)).toEqual([senderId]);
+    expect(await suite.t.rt.risk.pausedSenders(orgId)).toEqual([senderId]);
 
     // Back down to a warning (16 %): the open critical alert deduplicates it, and the
     // sender stays paused.
     await setStatus(0, 12, 'delivered');
-    expect(failureAlerts(await t.rt.risk.evaluate(orgId))).toEqual([]);
+    expect(failureAlerts(await suite.t.rt.risk.evaluate(orgId))).toEqual([]);
     expect(failureAlerts(await otherProcess().evaluate(orgId))).toEqual([]);
-    expect((await t.rt.risk.alerts(orgId, { status: 'open' })).map((a) => a.id)).toEqual([
+    expect((await suite.t.rt.risk.alerts(orgId, { status: 'open' })).map((a) => a.id)).toEqual([
       critical!.id,
     ]);
-    expect(await t.rt.risk.pausedSenders(orgId)).toEqual([senderId]);
+    expect(await suite.t.rt.risk.pausedSenders(orgId)).toEqual([senderId]);
   }, 60_000);
 });

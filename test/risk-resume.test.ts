@@ -3,12 +3,10 @@
  * evidence they reviewed does not raise it again (nor pause the sender again) for the rest of
  * the signal's window, in this process or any other; a new burst after the resume does.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Registry } from 'prom-client';
-import { pino } from 'pino';
-import { announcePgSkip, DIALECTS, openTestRuntime, waitFor, type TestRuntime } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { announcePgSkip, DIALECTS, waitFor } from './helpers.js';
+import { riskSuite } from './risk-suite.js';
 import { appendAudit, SYSTEM_ACTOR } from '../src/audit/index.js';
-import { RiskMonitor } from '../src/risk/index.js';
 
 announcePgSkip('risk alert resumption');
 const ACTOR = { type: 'cli' as const, id: 'test' };
@@ -17,37 +15,21 @@ const phone = (i: number) => `+1617555${String(3000 + i).padStart(4, '0')}`;
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
 describe.each(DIALECTS)('risk alert resumption on %s', (dialect) => {
-  let t: TestRuntime;
-
-  beforeAll(async () => {
-    t = await openTestRuntime({
-      dialect,
-      runtime: {
-        worker: { idlePollMs: 20, baseBackoffMs: 50, maxBackoffMs: 200, pausedRecheckMs: 200 },
-      },
-    });
-    t.rt.startWorkers();
-  });
-  afterAll(async () => t?.cleanup());
-
-  /** Another worker process: its own monitor, sharing only the database. */
-  const otherProcess = () =>
-    new RiskMonitor(t.rt.store, pino({ level: 'silent' }), new Registry(), {
-      pauseCacheMs: 0,
-    });
+  const suite = riskSuite(dialect);
+  const otherProcess = () => suite.otherProcess();
 
   const optOut = (orgId: string, i: number) =>
-    t.rt.consent.record(
+    suite.t.rt.consent.record(
       orgId,
       { phone: phone(i), program: 'all', kind: 'opt_out_all', source: 'sms_keyword' },
       ACTOR,
     );
 
   it('does not raise a resumed opt-out alert again for the same opt-outs, but does for new ones', async () => {
-    const { orgId } = await t.rt.orgs.create('Resume Clinic', SYSTEM_ACTOR);
+    const { orgId } = await suite.t.rt.orgs.create('Resume Clinic', SYSTEM_ACTOR);
     const delivered = async (n: number) =>
       waitFor(async () => {
-        const r = await t.rt.store.db
+        const r = await suite.t.rt.store.db
           .selectFrom('messages')
           .select((eb) => eb.fn.countAll<number>().as('n'))
           .where('org_id', '=', orgId)
@@ -56,30 +38,35 @@ describe.each(DIALECTS)('risk alert resumption on %s', (dialect) => {
         return Number(r?.n) >= n;
       }, 20_000);
     for (let i = 0; i < 50; i++) {
-      await t.rt.send(orgId, ACTOR, { to: phone(i), body: 'Hi', program: 'care' });
+      await suite.t.rt.send(orgId, ACTOR, { to: phone(i), body: 'Hi', program: 'care' });
     }
     await delivered(50);
 
     // 3 of 50 delivered (6 %): critical, the sender is paused.
     for (let i = 0; i < 3; i++) await optOut(orgId, i);
-    const first = (await t.rt.risk.evaluate(orgId)).find((a) => a.signal === 'opt_out_rate')!;
+    const first = (await suite.t.rt.risk.evaluate(orgId)).find((a) => a.signal === 'opt_out_rate')!;
     expect(first).toMatchObject({ severity: 'critical', figures: { optOuts: 3, delivered: 50 } });
     expect(first.pausedSenders.length).toBe(1);
     const senderId = first.pausedSenders[0]!;
-    expect(await t.rt.risk.pausedSenders(orgId)).toEqual([senderId]);
+    expect(await suite.t.rt.risk.pausedSenders(orgId)).toEqual([senderId]);
 
     // The admin reviews and resumes: evaluating again, here or in another process, raises
     // nothing for the opt-outs already reviewed, and the sender stays resumed.
-    await t.rt.risk.resume(orgId, first.id, ACTOR);
-    expect(await t.rt.risk.pausedSenders(orgId)).toEqual([]);
-    expect(await t.rt.risk.evaluate(orgId)).toEqual([]);
+    await suite.t.rt.risk.resume(orgId, first.id, ACTOR);
+    expect(await suite.t.rt.risk.pausedSenders(orgId)).toEqual([]);
+    expect(await suite.t.rt.risk.evaluate(orgId)).toEqual([]);
     expect(await otherProcess().evaluate(orgId)).toEqual([]);
-    expect(await t.rt.risk.pausedSenders(orgId)).toEqual([]);
+    expect(await suite.t.rt.risk.pausedSenders(orgId)).toEqual([]);
     expect(await otherProcess().isSenderPaused(orgId, senderId)).toBe(false);
-    expect((await t.rt.risk.alerts(orgId, { status: 'open' })).length).toBe(0);
-    const after = await t.rt.send(orgId, ACTOR, { to: phone(60), body: 'Hi', program: 'care' });
+    expect((await suite.t.rt.risk.alerts(orgId, { status: 'open' })).length).toBe(0);
+    const after = await suite.t.rt.send(orgId, ACTOR, {
+      to: phone(60),
+      body: 'Hi',
+      program: 'care',
+    });
     await waitFor(
-      async () => (await t.rt.messaging.get(orgId, after.message.id, ACTOR)).status === 'delivered',
+      async () =>
+        (await suite.t.rt.messaging.get(orgId, after.message.id, ACTOR)).status === 'delivered',
       10_000,
     );
 
@@ -95,10 +82,10 @@ describe.each(DIALECTS)('risk alert resumption on %s', (dialect) => {
     });
     expect(second.id).not.toBe(first.id);
     expect(second.explanation).toMatch(/3 recipients of this organisation opted out since/);
-    expect(await t.rt.risk.pausedSenders(orgId)).toEqual([senderId]);
-    expect(await t.rt.risk.evaluate(orgId)).toEqual([]); // open: not raised twice
+    expect(await suite.t.rt.risk.pausedSenders(orgId)).toEqual([senderId]);
+    expect(await suite.t.rt.risk.evaluate(orgId)).toEqual([]); // open: not raised twice
 
-    const actions = (await t.rt.audit.events(orgId, { limit: 200 }, ACTOR)).data
+    const actions = (await suite.t.rt.audit.events(orgId, { limit: 200 }, ACTOR)).data
       .map((e) => e.action)
       .filter((a) => a.startsWith('risk.'))
       .reverse();
@@ -109,25 +96,25 @@ describe.each(DIALECTS)('risk alert resumption on %s', (dialect) => {
       'risk.alert_raised',
       'risk.sender_paused',
     ]);
-    expect((await t.rt.audit.verify({ orgId })).ok).toBe(true);
+    expect((await suite.t.rt.audit.verify({ orgId })).ok).toBe(true);
   }, 60_000);
 
   it('counts only failures after the resolution in a sender failure rate', async () => {
-    const { orgId } = await t.rt.orgs.create('Failing Clinic', SYSTEM_ACTOR);
+    const { orgId } = await suite.t.rt.orgs.create('Failing Clinic', SYSTEM_ACTOR);
     const ids: string[] = [];
     for (let i = 0; i < 50; i++) {
       ids.push(
-        (await t.rt.send(orgId, ACTOR, { to: phone(100 + i), body: 'Hi', program: 'care' })).message
-          .id,
+        (await suite.t.rt.send(orgId, ACTOR, { to: phone(100 + i), body: 'Hi', program: 'care' }))
+          .message.id,
       );
     }
     await waitFor(async () => {
-      const ms = await Promise.all(ids.map((id) => t.rt.messaging.get(orgId, id, ACTOR)));
+      const ms = await Promise.all(ids.map((id) => suite.t.rt.messaging.get(orgId, id, ACTOR)));
       return ms.every((m) => m.status === 'delivered');
     }, 20_000);
     // As a carrier's receipts record them: the text failed, at that moment.
     const fail = (from: number, to: number) =>
-      t.rt.store.db
+      suite.t.rt.store.db
         .updateTable('messages')
         .set({ status: 'failed', failure_code: 'permanent', updated_at: Date.now() })
         .where('org_id', '=', orgId)
@@ -135,7 +122,7 @@ describe.each(DIALECTS)('risk alert resumption on %s', (dialect) => {
         .execute();
 
     await fail(0, 20); // 40 %: critical
-    const first = (await t.rt.risk.evaluate(orgId)).find(
+    const first = (await suite.t.rt.risk.evaluate(orgId)).find(
       (a) => a.signal === 'delivery_failure_rate',
     )!;
     expect(first).toMatchObject({
@@ -145,13 +132,13 @@ describe.each(DIALECTS)('risk alert resumption on %s', (dialect) => {
     });
     const senderId = first.scope.id;
     expect(first.pausedSenders).toEqual([senderId]);
-    await t.rt.risk.resume(orgId, first.id, ACTOR);
+    await suite.t.rt.risk.resume(orgId, first.id, ACTOR);
     expect(await otherProcess().evaluate(orgId)).toEqual([]);
-    expect(await t.rt.risk.pausedSenders(orgId)).toEqual([]);
+    expect(await suite.t.rt.risk.pausedSenders(orgId)).toEqual([]);
 
     await tick();
     await fail(20, 30); // 10 more of 50 since the resume (20 %): a warning, nothing paused
-    const second = (await t.rt.risk.evaluate(orgId)).find(
+    const second = (await suite.t.rt.risk.evaluate(orgId)).find(
       (a) => a.signal === 'delivery_failure_rate',
     )!;
     expect(second).toMatchObject({
@@ -160,15 +147,17 @@ describe.each(DIALECTS)('risk alert resumption on %s', (dialect) => {
       figures: { failed: 10, attempted: 50 },
       pausedSenders: [],
     });
-    expect(second.figures.since).toBe(Date.parse((await t.rt.risk.alerts(orgId))[1]!.resolvedAt!));
-    expect(await t.rt.risk.pausedSenders(orgId)).toEqual([]);
+    expect(second.figures.since).toBe(
+      Date.parse((await suite.t.rt.risk.alerts(orgId))[1]!.resolvedAt!),
+    );
+    expect(await suite.t.rt.risk.pausedSenders(orgId)).toEqual([]);
   }, 60_000);
 
   it('counts events after the resolution for count signals too', async () => {
-    const { orgId } = await t.rt.orgs.create('Break Glass Clinic', SYSTEM_ACTOR);
+    const { orgId } = await suite.t.rt.orgs.create('Break Glass Clinic', SYSTEM_ACTOR);
     const grant = () =>
-      t.rt.store.transaction((tx) =>
-        appendAudit(tx, t.rt.store.dialect, [
+      suite.t.rt.store.transaction((tx) =>
+        appendAudit(tx, suite.t.rt.store.dialect, [
           {
             orgId,
             actor: { type: 'user', id: 'usr_test' },
@@ -180,14 +169,18 @@ describe.each(DIALECTS)('risk alert resumption on %s', (dialect) => {
         ]),
       );
     await grant();
-    const first = (await t.rt.risk.evaluate(orgId)).find((a) => a.signal === 'break_glass_use')!;
+    const first = (await suite.t.rt.risk.evaluate(orgId)).find(
+      (a) => a.signal === 'break_glass_use',
+    )!;
     expect(first).toMatchObject({ severity: 'warning', figures: { count: 1 } });
-    await t.rt.risk.resume(orgId, first.id, ACTOR);
+    await suite.t.rt.risk.resume(orgId, first.id, ACTOR);
     expect(await otherProcess().evaluate(orgId)).toEqual([]);
 
     await tick();
     await grant();
-    const second = (await t.rt.risk.evaluate(orgId)).find((a) => a.signal === 'break_glass_use')!;
+    const second = (await suite.t.rt.risk.evaluate(orgId)).find(
+      (a) => a.signal === 'break_glass_use',
+    )!;
     expect(second).toMatchObject({ severity: 'warning', figures: { count: 1 } });
     expect(second.id).not.toBe(first.id);
   });
