@@ -99,17 +99,30 @@ describe.each(DIALECTS)('risk alert escalation on %s', (dialect) => {
     expect(await suite.t.rt.risk.evaluate(orgId)).toEqual([]);
     expect(await otherProcess().evaluate(orgId)).toEqual([]);
 
-    // Audited: the critical alert names the warning it supersedes; one pause.
+    // Audited: the critical alert names the warning it supersedes, the warning's closing is
+    // its own event (by the system, naming the critical alert); one pause.
     const audits = await riskActions(orgId);
     expect(audits.map((e) => e.action)).toEqual([
       'risk.alert_raised',
       'risk.alert_raised',
+      'risk.alert_superseded',
       'risk.sender_paused',
     ]);
     expect(audits[1]).toMatchObject({
       target: { type: 'risk_alert', id: critical.id },
       details: { severity: 'critical', supersedes: warning.id },
     });
+    expect(audits[2]).toMatchObject({
+      actor: { type: 'system' },
+      target: { type: 'risk_alert', id: warning.id },
+      details: {
+        supersededBy: critical.id,
+        signal: 'opt_out_rate',
+        severity: 'warning',
+        scope: 'organisation',
+      },
+    });
+    expect(audits[2]!.time).toBe(critical.createdAt);
     expect((await suite.t.rt.audit.verify({ orgId })).ok).toBe(true);
 
     // Sent to the webhook as a new risk.alert naming what it supersedes.
@@ -130,6 +143,15 @@ describe.each(DIALECTS)('risk alert escalation on %s', (dialect) => {
     expect(resumed).toMatchObject({ resumedSenders: [senderId], stillPaused: [] });
     expect(await suite.t.rt.risk.pausedSenders(orgId)).toEqual([]);
     expect(await otherProcess().evaluate(orgId)).toEqual([]);
+    // Only the critical alert was resolved by an admin; the warning has one closing event.
+    const closing = (await riskActions(orgId)).filter(
+      (e) => e.action === 'risk.alert_resolved' || e.action === 'risk.alert_superseded',
+    );
+    expect(closing.map((e) => [e.action, e.target.id, e.actor])).toEqual([
+      ['risk.alert_superseded', warning.id, { type: 'system', id: 'tidings' }],
+      ['risk.alert_resolved', critical.id, ACTOR],
+    ]);
+    expect((await suite.t.rt.audit.verify({ orgId })).ok).toBe(true);
   }, 60_000);
 
   it('escalates a sender failure warning to critical, and a lower severity stays deduplicated', async () => {

@@ -114,6 +114,15 @@ describe.each(DIALECTS)('risk pause holds on %s', (dialect) => {
       ['risk.sender_paused', program.id],
       ['risk.sender_resumed', program.id],
     ]);
+    // Each resolution is audited with its actor and what it let go (counts); not the repeat.
+    const resolved = (await suite.t.rt.audit.events(orgId, { limit: 200 }, ACTOR)).data
+      .filter((e) => e.action === 'risk.alert_resolved')
+      .reverse()
+      .map((e) => [e.target.id, e.actor, e.details.resumedSenders, e.details.stillPausedSenders]);
+    expect(resolved).toEqual([
+      [org.id, ACTOR, 0, 1],
+      [program.id, ACTOR, 1, 0],
+    ]);
     expect((await suite.t.rt.audit.verify({ orgId })).ok).toBe(true);
   }, 60_000);
 

@@ -93,6 +93,7 @@ describe.each(DIALECTS)('risk alert resumption on %s', (dialect) => {
       'risk.alert_raised',
       'risk.sender_paused',
       'risk.sender_resumed',
+      'risk.alert_resolved',
       'risk.alert_raised',
       'risk.sender_paused',
     ]);

@@ -99,6 +99,10 @@ export const AUDIT_ACTIONS = {
   'legal_hold.placed': '164.316(b)(2)(i)',
   'legal_hold.lifted': '164.316(b)(2)(i)',
   'risk.alert_raised': '164.308(a)(1)(ii)(D)',
+  /** An admin resolved (resumed) an alert: the actor, and counts of what it let go. */
+  'risk.alert_resolved': '164.308(a)(1)(ii)(D)',
+  /** A more severe alert on the same signal and scope closed this one (`supersededBy`). */
+  'risk.alert_superseded': '164.308(a)(1)(ii)(D)',
   'risk.sender_paused': '164.308(a)(6)(ii)',
   'risk.sender_resumed': '164.308(a)(6)(ii)',
   'backup.created': '164.308(a)(7)(ii)(A)',

@@ -30,6 +30,8 @@ const SECURITY_ACTIONS = new Set([
   'user.role_changed',
   'apikey.created',
   'risk.alert_raised',
+  'risk.alert_resolved',
+  'risk.alert_superseded',
 ]);
 
 export interface IncidentReport {

@@ -186,16 +186,19 @@ export function addRetentionCommands(cli: Command, d: CommandDeps): void {
     );
   risk
     .command('resume')
-    .description('resolve an alert and resume the senders it paused')
+    .description('resolve an alert and resume the senders and campaigns it paused')
     .requiredOption('--org <orgId>', 'organisation id')
     .requiredOption('--alert <alertId>', 'alert id (ral_…)')
     .action((o: { org: string; alert: string }) =>
       d.withRuntime(async (rt) => {
         const a = await rt.risk.resume(o.org, o.alert, d.actor);
         const resumed = [...a.resumedSenders, ...a.resumedCampaigns].join(', ') || 'none';
-        const held = a.stillPaused.map(
-          (s) => `\n${s.senderId} still paused by ${s.heldBy.join(', ')}`,
-        );
+        const held = [
+          ...a.stillPaused.map((s) => `\n${s.senderId} still paused by ${s.heldBy.join(', ')}`),
+          ...a.stillPausedCampaigns.map(
+            (c) => `\n${c.campaignId} still paused by ${c.heldBy.join(', ')}`,
+          ),
+        ];
         d.print(false, a, `alert ${a.id} resolved; resumed: ${resumed}${held.join('')}`);
       }),
     );

@@ -10,7 +10,9 @@
  * the alert: a campaign (it stops handing out texts after its current batch), or senders
  * (dispatch consults `isSenderPaused` before each submission and holds their texts; nothing
  * is lost). A sender several critical alerts paused stays paused until the last of them is
- * resolved (derived from `risk_alerts` and `paused_senders`, so every process agrees). While
+ * resolved (derived from `risk_alerts` and `paused_senders`, so every process agrees); likewise
+ * a campaign stays paused while any open critical alert on it is open. Resolving an alert is
+ * audited (`risk.alert_resolved`), and so is being superseded (`risk.alert_superseded`). While
  * an alert is open the same signal and scope raise no other of equal or lower severity; a
  * higher one raises a new alert that supersedes it (closed in the same transaction, status
  * `superseded` in the table, shown as resolved by `alert:<id>`). Resolving an alert
@@ -56,6 +58,10 @@ export interface RiskAlertView {
   status: 'open' | 'resolved';
   /** Senders this alert paused (critical alerts), including those another alert also paused. */
   pausedSenders: string[];
+  /**
+   * Campaigns this alert paused (critical alerts on a campaign), or holds paused: raised while
+   * another open alert on it held it, or left holding it when that one was resolved.
+   */
   pausedCampaigns: string[];
   createdAt: string;
   resolvedAt: string | null;
@@ -74,8 +80,13 @@ export interface RiskResumeResult extends RiskAlertView {
    * hold it (resume those to let it send).
    */
   stillPaused: { senderId: string; heldBy: string[] }[];
-  /** Campaigns this alert paused that were started again. */
+  /** Campaigns this alert paused that were started again: no other open alert holds them. */
   resumedCampaigns: string[];
+  /**
+   * Campaigns this alert paused that stay paused, each with the open critical alerts on that
+   * campaign that still hold it (resume those to start it again).
+   */
+  stillPausedCampaigns: { campaignId: string; heldBy: string[] }[];
 }
 
 /** What risk monitoring needs of campaigns (the campaigns module owns them). */
@@ -497,8 +508,12 @@ export class RiskMonitor {
       let pausedCampaigns: string[] = [];
       const id = newId('ral');
       if (f.severity === 'critical' && f.scopeType === 'campaign') {
+        await this.lockPauses(tx, orgId);
         const done = await this.opts.campaigns?.pauseInTx(tx, orgId, f.scopeId, SYSTEM_ACTOR, id);
-        if (done) pausedCampaigns = [f.scopeId];
+        // Already paused by another open alert on it: this one holds it too (`resume`).
+        const joined =
+          !done && (await this.campaignHoldersInTx(tx, orgId, [f.scopeId], id, true)).length > 0;
+        if (done || joined) pausedCampaigns = [f.scopeId];
       } else if (f.severity === 'critical') {
         await this.lockPauses(tx, orgId);
         paused =
@@ -560,6 +575,21 @@ export class RiskMonitor {
           },
         },
       ];
+      for (const old of superseded) {
+        audits.push({
+          orgId,
+          actor: SYSTEM_ACTOR,
+          action: 'risk.alert_superseded',
+          targetType: 'risk_alert',
+          targetId: old.id,
+          details: {
+            supersededBy: id,
+            signal: f.signal,
+            severity: old.severity,
+            scope: f.scopeType,
+          },
+        });
+      }
       for (const senderId of paused) {
         // Already paused (by another open alert): the row stays, and this alert holds the
         // sender too (`holders`). `paused_at` never ends up after this alert was raised, even
@@ -657,13 +687,15 @@ export class RiskMonitor {
   /**
    * Resolves an alert and resumes what it paused (admin): each sender it paused that no other
    * open alert holds (the others stay paused, and the result names the alerts holding them),
-   * and its campaign if that is still paused (one an admin already restarted or that ended is
-   * left as it is). Resuming an alert already resolved (or superseded) resolves nothing again;
-   * its senders are looked at as above, so the result still says which alerts hold them.
+   * and each campaign it paused that no other open critical alert on that campaign holds, if
+   * that is still paused (one an admin already restarted or that ended is left as it is).
+   * Resolving is audited (`risk.alert_resolved`, with the actor) in the same transaction.
+   * Resuming an alert already resolved (or superseded) resolves nothing again; its senders
+   * and campaigns are looked at as above, so the result still says which alerts hold them.
    */
   async resume(orgId: string, alertId: string, actor: Actor): Promise<RiskResumeResult> {
     const now = this.opts.now();
-    const { view, senders } = await this.store.transaction(async (tx) => {
+    const { view, senders, campaigns } = await this.store.transaction(async (tx) => {
       const read = () =>
         tx
           .selectFrom('risk_alerts')
@@ -681,7 +713,8 @@ export class RiskMonitor {
       await this.lockPauses(tx, orgId);
       const r = (await read())!; // as of the lock: a raise may have superseded it meanwhile
       const senders = await this.releaseSendersInTx(tx, orgId, r, actor, now);
-      if (r.status !== 'open') return { view: toView(r), senders };
+      const campaigns = await this.releaseCampaignsInTx(tx, orgId, r);
+      if (r.status !== 'open') return { view: toView(r), senders, campaigns };
       // The resolution time is where the signal's window starts again for this scope
       // (`evaluate`): what was reviewed does not raise the alert again.
       const by = `${actor.type}:${actor.id}`;
@@ -692,13 +725,37 @@ export class RiskMonitor {
         .where('id', '=', alertId)
         .where('status', '=', 'open')
         .execute();
+      await appendAudit(
+        tx,
+        this.store.dialect,
+        [
+          {
+            orgId,
+            actor,
+            action: 'risk.alert_resolved',
+            targetType: 'risk_alert',
+            targetId: alertId,
+            details: {
+              signal: r.signal,
+              severity: r.severity,
+              scope: r.scope_type,
+              resumedSenders: senders.resumedSenders.length,
+              stillPausedSenders: senders.stillPaused.length,
+              releasedCampaigns: campaigns.release.length,
+              stillPausedCampaigns: campaigns.stillPausedCampaigns.length,
+            },
+          },
+        ],
+        now,
+      );
       return {
         view: toView({ ...r, status: 'resolved', resolved_at: now, resolved_by: by }),
         senders,
+        campaigns,
       };
     });
     const resumedCampaigns: string[] = [];
-    for (const campaignId of view.pausedCampaigns) {
+    for (const campaignId of campaigns.release) {
       await this.opts.campaigns?.start(orgId, campaignId, actor).then(
         () => resumedCampaigns.push(campaignId),
         (e: unknown) => {
@@ -707,7 +764,12 @@ export class RiskMonitor {
       );
     }
     await this.refreshOpenGauge();
-    return { ...view, ...senders, resumedCampaigns };
+    return {
+      ...view,
+      ...senders,
+      resumedCampaigns,
+      stillPausedCampaigns: campaigns.stillPausedCampaigns,
+    };
   }
 
   /** Resumes one paused sender, whatever paused it (admin, CLI `tidings sender resume`). */
@@ -797,6 +859,75 @@ export class RiskMonitor {
       now,
     );
     return { resumedSenders: free.map((r) => r.sender_id), stillPaused };
+  }
+
+  /**
+   * The campaigns a resolved alert lets go. A paused campaign is held by every open critical
+   * alert on that campaign (whether it paused it or was raised while it was paused). Of the
+   * campaigns alert `a` paused, those no other such alert holds are to be started (`release`);
+   * the rest stay paused, and each alert still holding one lists it in its
+   * `paused_campaign_ids`, so that whichever of them is resolved last starts it. Under
+   * `lockPauses`.
+   */
+  private async releaseCampaignsInTx(
+    tx: Db,
+    orgId: string,
+    a: { id: string; paused_campaign_ids: string },
+  ): Promise<{
+    release: string[];
+    stillPausedCampaigns: RiskResumeResult['stillPausedCampaigns'];
+  }> {
+    const listed = JSON.parse(a.paused_campaign_ids) as string[];
+    if (listed.length === 0) return { release: [], stillPausedCampaigns: [] };
+    const holders = await this.campaignHoldersInTx(tx, orgId, listed, a.id, false);
+    const release: string[] = [];
+    const stillPausedCampaigns: RiskResumeResult['stillPausedCampaigns'] = [];
+    for (const campaignId of listed) {
+      const held = holders.filter((h) => h.scope_id === campaignId);
+      if (held.length === 0) {
+        release.push(campaignId);
+        continue;
+      }
+      stillPausedCampaigns.push({ campaignId, heldBy: held.map((h) => h.id) });
+      for (const h of held) {
+        const theirs = JSON.parse(h.paused_campaign_ids) as string[];
+        if (theirs.includes(campaignId)) continue;
+        await tx
+          .updateTable('risk_alerts')
+          .set({ paused_campaign_ids: JSON.stringify([...theirs, campaignId]) })
+          .where('org_id', '=', orgId)
+          .where('id', '=', h.id)
+          .execute();
+      }
+    }
+    return { release, stillPausedCampaigns };
+  }
+
+  /**
+   * Open critical alerts on these campaigns other than `except`, oldest first (with
+   * `pausing`: only those listing their campaign as paused).
+   */
+  private async campaignHoldersInTx(
+    tx: Db,
+    orgId: string,
+    campaignIds: readonly string[],
+    except: string,
+    pausing: boolean,
+  ) {
+    const rows = await tx
+      .selectFrom('risk_alerts')
+      .select(['id', 'scope_id', 'paused_campaign_ids'])
+      .where('org_id', '=', orgId)
+      .where('status', '=', 'open')
+      .where('severity', '=', 'critical')
+      .where('scope_type', '=', 'campaign')
+      .where('scope_id', 'in', [...campaignIds])
+      .where('id', '!=', except)
+      .orderBy('id')
+      .execute();
+    return pausing
+      ? rows.filter((r) => (JSON.parse(r.paused_campaign_ids) as string[]).includes(r.scope_id))
+      : rows;
   }
 
   /** Deletes the pauses of these senders and audits each resume with its alert. */

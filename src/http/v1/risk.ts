@@ -37,6 +37,9 @@ const resumeView = alertView.extend({
     .array(z.object({ senderId: z.string(), heldBy: z.array(z.string()) }))
     .describe('Senders this alert paused that other open critical alerts still hold'),
   resumedCampaigns: z.array(z.string()).describe('Paused campaigns started again'),
+  stillPausedCampaigns: z
+    .array(z.object({ campaignId: z.string(), heldBy: z.array(z.string()) }))
+    .describe('Campaigns this alert paused that other open critical alerts on them still hold'),
 });
 
 const alertsQuery = z.object({

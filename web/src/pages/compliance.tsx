@@ -44,6 +44,8 @@ interface Alert {
 interface Resumed extends Alert {
   resumedSenders: string[];
   stillPaused: { senderId: string; heldBy: string[] }[];
+  resumedCampaigns: string[];
+  stillPausedCampaigns: { campaignId: string; heldBy: string[] }[];
 }
 
 const POSTURE_LABELS: Record<Posture, string> = {
@@ -147,13 +149,23 @@ function RiskAlerts({ canResume }: { canResume: boolean }) {
     try {
       const r = await api<Resumed>('POST', `/v1/risk/alerts/${encodeURIComponent(a.id)}/resume`);
       const n = r.resumedSenders.length;
-      const held = r.stillPaused.map(
-        (s) => ` ${s.senderId} stays paused until ${s.heldBy.join(' and ')} is resolved too.`,
-      );
+      const c = r.resumedCampaigns.length;
+      const resumed = [
+        ...(n ? [`${n} paused sender${n === 1 ? '' : 's'} may send again`] : []),
+        ...(c ? [`${c} paused campaign${c === 1 ? '' : 's'} started again`] : []),
+      ];
+      const held = [
+        ...r.stillPaused.map(
+          (s) => ` ${s.senderId} stays paused until ${s.heldBy.join(' and ')} is resolved too.`,
+        ),
+        ...r.stillPausedCampaigns.map(
+          (s) =>
+            ` Campaign ${s.campaignId} stays paused until ${s.heldBy.join(' and ')} is resolved too.`,
+        ),
+      ];
       setNotice(
-        (n
-          ? `Alert resolved; ${n} paused sender${n === 1 ? '' : 's'} may send again.`
-          : 'Alert resolved.') + held.join(''),
+        (resumed.length ? `Alert resolved; ${resumed.join('; ')}.` : 'Alert resolved.') +
+          held.join(''),
       );
       await load(show);
     } catch (e) {
