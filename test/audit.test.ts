@@ -668,6 +668,8 @@ describe.each(DIALECTS)('audit on %s', (dialect) => {
 
     async function exportTo(format: 'jsonl' | 'csv', ...extra: string[]): Promise<string> {
       const file = path.join(dir, `audit-${Math.random().toString(36).slice(2)}.${format}`);
+      // An existing, world-readable file is made owner-only when the export is written into it.
+      if (format === 'csv') fs.writeFileSync(file, '', { mode: 0o644 });
       const r = await tidings(
         env,
         'audit',

@@ -227,7 +227,11 @@ export function addAuditCommands(cli: Command, d: CommandDeps): void {
           process.stderr.write(`exported ${r.events} event(s), ${r.checkpoints} checkpoint(s)\n`);
           return;
         }
-        const file = fs.createWriteStream(out, { mode: 0o600 });
+        // Owner-only, even over a file that existed with a wider mode: the trail names who
+        // read which patient's records.
+        const fd = fs.openSync(out, 'w', 0o600);
+        fs.fchmodSync(fd, 0o600);
+        const file = fs.createWriteStream('', { fd });
         const closed = new Promise<void>((resolve, reject) => {
           file.on('close', resolve);
           file.on('error', reject);
