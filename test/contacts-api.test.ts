@@ -64,21 +64,21 @@ describe.each(DIALECTS)('patients API on %s', (dialect) => {
     });
     base = await t.rt.listen();
     orgId = (await t.rt.orgs.create('Patients Clinic', SYSTEM_ACTOR)).orgId;
-    anaId = await t.rt.reminders.upsertContact(
+    anaId = (await t.rt.reminders.upsertContact(
       orgId,
       { given: 'Ana', family: 'López', phone: ANA, dob: '1980-04-02', mrn: 'MRN-1' },
       ACTOR,
-    );
+    ))!;
     await t.rt.reminders.upsertContact(
       orgId,
       { given: 'Bob', family: 'Anders', phone: BOB, mrn: 'MRN-2' },
       ACTOR,
     );
-    noPhoneId = await t.rt.reminders.upsertContact(
+    noPhoneId = (await t.rt.reminders.upsertContact(
       orgId,
       { given: 'Cleo', family: 'Nophone', mrn: 'MRN-3' },
       ACTOR,
-    );
+    ))!;
     for (const role of ['admin', 'provider', 'staff', 'auditor']) await person(role);
   });
   afterAll(async () => t?.cleanup());

@@ -227,6 +227,26 @@ describe.each(DIALECTS)('HL7 v2 feeds on %s', (dialect) => {
     expect(JSON.stringify(contacts)).not.toMatch(/Anabel|Lopez|1975/);
   });
 
+  it('ADT without an MRN whose only number cannot be texted gets AE and stores nothing', async () => {
+    const before = await t.rt.store.db
+      .selectFrom('reminder_contacts')
+      .select('id')
+      .where('org_id', '=', north)
+      .execute();
+    const ack = await send(
+      port,
+      adt('A04', 'ADT-9', 'PID|1||||Doe^Jo||19800101|F|||||^PRN^CP^^1^555^0'),
+    );
+    expect(ack.get('MSA.1').toString()).toBe('AE');
+    expect(ack.get('ERR.3.1').toString()).toBe('102');
+    const after = await t.rt.store.db
+      .selectFrom('reminder_contacts')
+      .select('id')
+      .where('org_id', '=', north)
+      .execute();
+    expect(after).toHaveLength(before.length);
+  });
+
   it('a reschedule reply leaves a task staff list and close over the API', async () => {
     const pid = 'PID|1||MRN-7000^^^SOUTH^MR||Kim^Lee||19880808|M|||||^PRN^CP^^1^617^5550170';
     expect((await send(port, siu('SOUTH', 'T-1', 'S700', pid))).get('MSA.1').toString()).toBe('AA');

@@ -293,7 +293,10 @@ export class Reminders {
    * appointments are planned again, so reminders still queued follow a new number (or name)
    * instead of going to one that may no longer be the patient's.
    */
-  async upsertContact(orgId: string, patient: PatientInput, actor: Actor): Promise<string> {
+  async upsertContact(orgId: string, patient: PatientInput, actor: Actor): Promise<string | null> {
+    // Without an MRN or a number that can be texted the contact could never be found again
+    // (nor texted): nothing is stored, and the feed is told (HL7 AE).
+    if (!patient.mrn && !this.phoneOf(patient)) return null;
     const keyring = await this.keyrings.get(orgId);
     const now = Date.now();
     const id = await this.store.transaction((tx) =>

@@ -135,8 +135,8 @@ export class Hl7Listener {
         if (!saved && parsed.appointment.status === 'booked') {
           throw new Hl7Problem(101, START_REQUIRED);
         }
-      } else {
-        await this.reminders.upsertContact(orgId, parsed.patient, FEED_ACTOR);
+      } else if (!(await this.reminders.upsertContact(orgId, parsed.patient, FEED_ACTOR))) {
+        throw new Hl7Problem(102, 'PID-13/14 (phone) is not a number that can be texted');
       }
       await this.store.db
         .insertInto('hl7_messages')
