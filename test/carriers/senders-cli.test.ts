@@ -143,68 +143,35 @@ describe('senders from the CLI', () => {
 
   it('refuses bad settings with a coded error and adds nothing', async () => {
     const before = (await t.rt.orgs.senders(orgId)).length;
-    const bad = await cli(
-      'sender',
-      'add',
-      '--org',
-      orgId,
-      '--number',
-      '+16175550174',
-      '--carrier',
-      'smpp',
-      '--url',
-      'http://nope',
-    );
-    expect(bad.code).not.toBe(0);
-    expect(bad.err).toContain('invalid_carrier_settings');
-    const noToken = await cli(
-      'sender',
-      'add',
-      '--org',
-      orgId,
-      '--number',
-      '+16175550174',
-      '--carrier',
-      'twilio',
-      '--account-sid',
-      'AC1',
-    );
-    expect(noToken.err).toContain('invalid_carrier_settings');
     const sid = ['--carrier', 'twilio', '--auth-token', 't'];
     const refusals: [string[], RegExp][] = [
+      [['--carrier', 'smpp', '--url', 'http://nope'], /invalid_carrier_settings/],
+      [['--carrier', 'twilio', '--account-sid', 'AC1'], /invalid_carrier_settings/],
       // A placeholder is not an account SID.
-      [[...sid, '--account-sid', 'ACxxxxxxxx'], /account SID/],
+      [[...sid, '--account-sid', 'ACxxxxxxxx'], /invalid_carrier_settings: .*account SID/],
       // A setting of another carrier is refused, not ignored.
       [
         [...sid, '--account-sid', 'AC0123456789abcdef0123456789abcdef', '--url', 'smpp://a:b@h'],
-        /url is not a setting of a twilio sender/,
+        /invalid_carrier_settings: url is not a setting of a twilio sender/,
       ],
       // A misspelt URL setting, and two different rates.
-      [['--carrier', 'smpp', '--url', 'smpp://a:b@h?windw=5'], /SMPP_URL_UNKNOWN_SETTING/],
-      [['--carrier', 'smpp', '--url', 'smpp://a:b@h?mps=5', '--mps', '6'], /give the rate once/],
+      [
+        ['--carrier', 'smpp', '--url', 'smpp://a:b@h?windw=5'],
+        /invalid_carrier_settings: .*SMPP_URL_UNKNOWN_SETTING/,
+      ],
+      [
+        ['--carrier', 'smpp', '--url', 'smpp://a:b@h?mps=5', '--mps', '6'],
+        /invalid_carrier_settings: .*give the rate once/,
+      ],
+      // A value the option parser refuses reads like any other refusal, without the whole help.
+      [['--carrier', 'smpp', '--window', '0'], /^tidings: usage_error: option '--window <n>'/],
     ];
     for (const [args, message] of refusals) {
       const r = await cli('sender', 'add', '--org', orgId, '--number', '+16175550174', ...args);
       expect(r.code, args.join(' ')).not.toBe(0);
-      expect(r.err).toContain('invalid_carrier_settings');
       expect(r.err).toMatch(message);
+      expect(r.err).not.toContain('Options:');
     }
-    // A value the option parser refuses reads like any other refusal, without the whole help.
-    const zero = await cli(
-      'sender',
-      'add',
-      '--org',
-      orgId,
-      '--number',
-      '+16175550174',
-      '--carrier',
-      'smpp',
-      '--window',
-      '0',
-    );
-    expect(zero.code).not.toBe(0);
-    expect(zero.err).toMatch(/^tidings: usage_error: option '--window <n>'/);
-    expect(zero.err).not.toContain('Options:');
     const taken = await cli(
       'sender',
       'add',
