@@ -147,6 +147,9 @@ export class Hl7Listener {
           ack_code: 'AA',
           received_at: Date.now(),
         })
+        // The same message on two connections at once: both applied it (the upserts are
+        // idempotent), so the second is a duplicate too, not an error.
+        .onConflict((oc) => oc.columns(['org_id', 'control_id']).doNothing())
         .execute();
       this.log.info(
         { controlId: parsed.header.controlId, type: parsed.header.event },
