@@ -78,7 +78,9 @@ describe('templates from the CLI', () => {
     expect(updated.code).toBe(0);
     expect((await t.rt.templates.get(orgId, tpl.id)).program).toBe('billing');
 
-    expect((await cli('template', 'delete', '--org', orgId, 'Cli reminder')).code).toBe(0);
+    const deleted = await cli('template', 'delete', '--org', orgId, 'Cli reminder', '--json');
+    expect(deleted.code, deleted.err).toBe(0);
+    expect(JSON.parse(deleted.out)).toEqual({ deleted: 'Cli reminder' });
     const gone = await cli('template', 'show', '--org', orgId, tpl.id);
     expect(gone.code).toBe(1);
     expect(gone.err).toContain('template_not_found');
