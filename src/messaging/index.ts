@@ -936,6 +936,11 @@ export class Messaging {
       .where('m.kind', '=', 'standard')
       .where((eb) => eb.or([eb('j.lease_until', 'is', null), eb('j.lease_until', '<', now)]));
     if (programs !== 'all') q = q.where('m.program', 'in', [...programs]);
+    // On PostgreSQL the jobs are locked here, skipping those a worker's claim or its record
+    // of a result holds (left to the worker, as above). Without the lock this transaction
+    // deleted a job and then updated its message, while a worker recording a result had
+    // updated the message and then deleted the job: a deadlock that failed the opt-out.
+    if (this.store.dialect === 'postgres') q = q.forUpdate(['j']).skipLocked();
     const ids = (await q.execute()).map((r) => r.id);
     if (ids.length === 0) return [];
     for (let i = 0; i < ids.length; i += 500) {
