@@ -148,7 +148,9 @@ export class Hl7Listener {
           received_at: Date.now(),
         })
         // The same message on two connections at once: both applied it (the upserts are
-        // idempotent), so the second is a duplicate too, not an error.
+        // idempotent), so the second is a duplicate too, not an error. (On PostgreSQL two
+        // creating the same new appointment can still collide on its key: AE 207, and the
+        // sender's resend is a duplicate.)
         .onConflict((oc) => oc.columns(['org_id', 'control_id']).doNothing())
         .execute();
       this.log.info(
