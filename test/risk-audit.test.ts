@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { announcePgSkip, DIALECTS } from './helpers.js';
 import { riskSuite } from './risk-suite.js';
-import { appendAudit, SYSTEM_ACTOR } from '../src/audit/index.js';
+import { SYSTEM_ACTOR } from '../src/audit/index.js';
 
 announcePgSkip('risk alert audit');
 const ACTOR = { type: 'cli' as const, id: 'test' };
@@ -16,18 +16,7 @@ describe.each(DIALECTS)('risk alert audit on %s', (dialect) => {
 
   it('audits resolving a warning that paused nothing, once', async () => {
     const { orgId } = await suite.t.rt.orgs.create('Audited Resolve Clinic', SYSTEM_ACTOR);
-    await suite.t.rt.store.transaction((tx) =>
-      appendAudit(tx, suite.t.rt.store.dialect, [
-        {
-          orgId,
-          actor: { type: 'user', id: 'usr_test' },
-          action: 'breakglass.granted',
-          targetType: 'break_glass',
-          targetId: 'bg_test',
-          details: { minutes: 30, role: 'clinician' },
-        },
-      ]),
-    );
+    await suite.grantBreakGlass(orgId);
     const warning = (await suite.t.rt.risk.evaluate(orgId)).find(
       (a) => a.signal === 'break_glass_use',
     )!;

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { announcePgSkip, DIALECTS, waitFor } from './helpers.js';
 import { riskSuite } from './risk-suite.js';
-import { appendAudit, SYSTEM_ACTOR } from '../src/audit/index.js';
+import { SYSTEM_ACTOR } from '../src/audit/index.js';
 
 announcePgSkip('risk alert resumption');
 const ACTOR = { type: 'cli' as const, id: 'test' };
@@ -156,19 +156,7 @@ describe.each(DIALECTS)('risk alert resumption on %s', (dialect) => {
 
   it('counts events after the resolution for count signals too', async () => {
     const { orgId } = await suite.t.rt.orgs.create('Break Glass Clinic', SYSTEM_ACTOR);
-    const grant = () =>
-      suite.t.rt.store.transaction((tx) =>
-        appendAudit(tx, suite.t.rt.store.dialect, [
-          {
-            orgId,
-            actor: { type: 'user', id: 'usr_test' },
-            action: 'breakglass.granted',
-            targetType: 'break_glass',
-            targetId: 'bg_test',
-            details: { minutes: 30, role: 'clinician' },
-          },
-        ]),
-      );
+    const grant = () => suite.grantBreakGlass(orgId);
     await grant();
     const first = (await suite.t.rt.risk.evaluate(orgId)).find(
       (a) => a.signal === 'break_glass_use',

@@ -8,6 +8,7 @@ import { Registry } from 'prom-client';
 import { pino } from 'pino';
 import { openTestRuntime, type TestRuntime } from './helpers.js';
 import { RiskMonitor } from '../src/risk/index.js';
+import { appendAudit } from '../src/audit/index.js';
 import type { Dialect } from '../src/store/index.js';
 
 export interface RiskSuite {
@@ -15,6 +16,8 @@ export interface RiskSuite {
   readonly t: TestRuntime;
   /** Another worker process: its own monitor, sharing only the database. */
   otherProcess(): RiskMonitor;
+  /** Records one emergency-access grant in `orgId`'s audit trail (the break_glass_use signal). */
+  grantBreakGlass(orgId: string): Promise<void>;
 }
 
 export function riskSuite(dialect: Dialect): RiskSuite {
@@ -38,5 +41,18 @@ export function riskSuite(dialect: Dialect): RiskSuite {
       new RiskMonitor(t!.rt.store, pino({ level: 'silent' }), new Registry(), {
         pauseCacheMs: 0,
       }),
+    grantBreakGlass: (orgId) =>
+      t!.rt.store.transaction((tx) =>
+        appendAudit(tx, t!.rt.store.dialect, [
+          {
+            orgId,
+            actor: { type: 'user', id: 'usr_test' },
+            action: 'breakglass.granted',
+            targetType: 'break_glass',
+            targetId: 'bg_test',
+            details: { minutes: 30, role: 'clinician' },
+          },
+        ]),
+      ),
   };
 }
